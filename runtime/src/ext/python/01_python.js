@@ -1,0 +1,252 @@
+// The JavaScript half of the TypeScript <-> Python bridge.
+//
+// Python objects reach JavaScript as small integer handles; this file turns
+// them into functions and proxies, throws PythonError for Python exceptions,
+// and releases handles when their proxies are garbage collected.
+
+import { core } from "ext:core/mod.js";
+import {
+  op_py_await,
+  op_py_call,
+  op_py_delattr,
+  op_py_dir,
+  op_py_getattr,
+  op_py_hasattr,
+  op_py_import,
+  op_py_init,
+  op_py_iter,
+  op_py_live_handles,
+  op_py_load_module,
+  op_py_next,
+  op_py_release,
+  op_py_repr,
+  op_py_setattr,
+  op_py_str,
+  op_py_take_error,
+} from "ext:core/ops";
+
+// An op returns ERROR to say "an error is pending"; DONE ends iteration.
+const ERROR = Symbol("tandem.python.error");
+const DONE = Symbol("tandem.python.done");
+// Proxies and function wrappers answer this key with their handle id.
+const HANDLE = Symbol.for("tandem.python.handle");
+const INSPECT = Symbol.for("tandem.inspect");
+
+/** A Python exception, as seen from JavaScript. */
+class PythonError extends Error {
+  constructor(type, message, traceback) {
+    super(`${type}: ${message}`);
+    this.name = "PythonError";
+    this.isPythonException = true;
+    this.pythonType = type;
+    this.pythonMessage = message;
+    this.pythonTraceback = traceback;
+  }
+}
+
+function raise() {
+  const e = op_py_take_error();
+  if (e.kind === "python") {
+    if ("jsValue" in e) throw e.jsValue;
+    throw new PythonError(e.type, e.message, e.traceback);
+  }
+  throw new TypeError(e.message);
+}
+
+function check(result) {
+  if (result === ERROR) raise();
+  return result;
+}
+
+const registry = new FinalizationRegistry((id) => op_py_release(id));
+
+/** Marks an object passed as the last argument as Python keyword arguments. */
+class Kwargs {
+  constructor(values) {
+    this.values = values;
+  }
+}
+
+function kwargs(values) {
+  return new Kwargs(values);
+}
+
+function call(id, args) {
+  for (let i = 0; i < args.length; i++) {
+    // A Promise argument is awaited before Python runs.
+    if (args[i] instanceof Promise) {
+      return Promise.all(args).then((resolved) => call(id, resolved));
+    }
+  }
+  let kw;
+  if (args.length > 0 && args[args.length - 1] instanceof Kwargs) {
+    kw = args[args.length - 1].values;
+    args = args.slice(0, -1);
+  }
+  const result = op_py_call(id, args, kw);
+  if (result === ERROR) raise();
+  return result;
+}
+
+function makeFunction(id) {
+  const fn = function (...args) {
+    return call(id, args);
+  };
+  Object.defineProperty(fn, HANDLE, { value: id });
+  registry.register(fn, id);
+  return fn;
+}
+
+function pyIterator(id) {
+  const it = check(op_py_iter(id));
+  let finished = false;
+  return {
+    next() {
+      if (finished) return { done: true, value: undefined };
+      const value = check(op_py_next(it, DONE));
+      if (value === DONE) {
+        finished = true;
+        return { done: true, value: undefined };
+      }
+      return { done: false, value };
+    },
+    return() {
+      if (!finished) {
+        finished = true;
+        op_py_release(it);
+      }
+      return { done: true, value: undefined };
+    },
+    [Symbol.iterator]() {
+      return this;
+    },
+  };
+}
+
+// Target slots: the handle id lives on the proxy's target.
+const ID = Symbol("tandem.python.id");
+
+const handler = {
+  get(target, key) {
+    const id = target[ID];
+    if (typeof key === "symbol") {
+      if (key === HANDLE) return id;
+      if (key === Symbol.iterator) return () => pyIterator(id);
+      if (key === Symbol.toPrimitive) {
+        return (hint) =>
+          hint === "number" ? Number(check(op_py_str(id))) : check(op_py_str(id));
+      }
+      if (key === INSPECT) return () => check(op_py_repr(id));
+      if (key === Symbol.toStringTag) return "PyObject";
+      return undefined;
+    }
+    if (key === "toString") return () => check(op_py_str(id));
+    if (key === "toJSON") {
+      const attr = check(op_py_getattr(id, key));
+      return attr;
+    }
+    return check(op_py_getattr(id, key));
+  },
+  set(target, key, value) {
+    if (typeof key === "symbol") return false;
+    check(op_py_setattr(target[ID], key, value));
+    return true;
+  },
+  deleteProperty(target, key) {
+    if (typeof key === "symbol") return false;
+    check(op_py_delattr(target[ID], key));
+    return true;
+  },
+  has(target, key) {
+    if (typeof key === "symbol") return key === HANDLE;
+    return op_py_hasattr(target[ID], key);
+  },
+  ownKeys(target) {
+    const names = check(op_py_dir(target[ID]));
+    // Proxy invariant: non-configurable own keys of the target must appear.
+    for (const key of Reflect.ownKeys(target)) {
+      const desc = Reflect.getOwnPropertyDescriptor(target, key);
+      if (desc && !desc.configurable && !names.includes(key)) names.push(key);
+    }
+    return names;
+  },
+  getOwnPropertyDescriptor(target, key) {
+    const own = Reflect.getOwnPropertyDescriptor(target, key);
+    if (own && !own.configurable) return own;
+    if (typeof key === "symbol" || !op_py_hasattr(target[ID], key)) return undefined;
+    return {
+      value: check(op_py_getattr(target[ID], key)),
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    };
+  },
+  apply(target, _thisArg, args) {
+    return call(target[ID], args);
+  },
+  construct(target, args) {
+    return call(target[ID], args);
+  },
+};
+
+function makeProxy(id, callable) {
+  // A callable target makes the proxy callable and constructible; a plain
+  // object keeps `typeof` honest for everything else.
+  const target = callable ? function () {} : {};
+  Object.defineProperty(target, ID, { value: id });
+  const proxy = new Proxy(target, handler);
+  registry.register(proxy, id);
+  return proxy;
+}
+
+function awaitCoroutine(id) {
+  return op_py_await(id).then(check);
+}
+
+// kind: 0 object, 1 function, 2 other callable, 3 coroutine (see WrapKind).
+function wrap(id, kind) {
+  switch (kind) {
+    case 1:
+      return makeFunction(id);
+    case 2:
+      return makeProxy(id, true);
+    case 3:
+      return awaitCoroutine(id);
+    default:
+      return makeProxy(id, false);
+  }
+}
+
+op_py_init(wrap, ERROR, HANDLE);
+
+function isPyObject(value) {
+  return (typeof value === "object" || typeof value === "function") &&
+    value !== null && value[HANDLE] !== undefined;
+}
+
+/** Loads a `.py` or `python:` module for its synthetic ES module. */
+function loadModule(specifier) {
+  return check(op_py_load_module(specifier));
+}
+
+function importModule(name) {
+  return check(op_py_import(String(name)));
+}
+
+const python = {
+  PythonError,
+  kwargs,
+  import: importModule,
+  isPyObject,
+  liveHandles: () => op_py_live_handles(),
+};
+
+// Reachable from user modules (which cannot import ext: modules) through a
+// registered symbol: the loader's generated modules use it.
+Object.defineProperty(globalThis, Symbol.for("tandem.python"), {
+  value: { loadModule, python },
+});
+globalThis.PythonError = PythonError;
+
+void core;
+export { PythonError, kwargs, python };

@@ -1,0 +1,671 @@
+//! Converts values between the JS engine and Python, by the table in
+//! `docs/values.md`, walking engine values and building Python objects
+//! directly (no serde tree in between: this is the hot path of every call).
+//!
+//! Anything that has no by-value form crosses as a handle: Python objects
+//! become JS proxies, JS functions become `JsFunction` callables.
+
+use deno_core::v8;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyFunction, PyInt, PyList, PyString,
+    PyTuple, PyType,
+};
+use pyo3::sync::PyOnceLock;
+
+use super::bridge::{Bridge, WrapKind};
+use super::js_function::JsFunction;
+
+/// Containers nested deeper than this are refused rather than overflowing
+/// the stack.
+const MAX_DEPTH: usize = 512;
+/// Integers beyond ±2^53 are not exact as JS numbers and become BigInt.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// A value that could not be converted, with where in the value it sat.
+#[derive(Debug)]
+pub(crate) struct ConvertError {
+    message: String,
+    /// Path segments, innermost first (they are pushed while unwinding).
+    path: Vec<String>,
+}
+
+impl ConvertError {
+    fn new(message: impl Into<String>) -> Self {
+        Self { message: message.into(), path: Vec::new() }
+    }
+
+    fn at(mut self, segment: String) -> Self {
+        self.path.push(segment);
+        self
+    }
+
+    /// `"<root>.a[3]: message"`.
+    pub(crate) fn describe(&self, root: &str) -> String {
+        let mut where_ = root.to_string();
+        for segment in self.path.iter().rev() {
+            where_.push_str(segment);
+        }
+        format!("{where_}: {}", self.message)
+    }
+}
+
+impl From<PyErr> for ConvertError {
+    fn from(err: PyErr) -> Self {
+        ConvertError::new(format!("Python error during conversion: {err}"))
+    }
+}
+
+fn key_segment(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$') {
+        format!(".{key}")
+    } else {
+        format!("[{key:?}]")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// JavaScript → Python
+// ---------------------------------------------------------------------------
+
+/// Walks a JS value into Python objects.
+pub(crate) struct ToPy<'a, 'py> {
+    py: Python<'py>,
+    bridge: &'a Bridge,
+    /// Objects on the current path, to turn cycles into an error.
+    path: Vec<v8::Global<v8::Object>>,
+}
+
+impl<'a, 'py> ToPy<'a, 'py> {
+    pub(crate) fn new(py: Python<'py>, bridge: &'a Bridge) -> Self {
+        Self { py, bridge, path: Vec::new() }
+    }
+
+    pub(crate) fn convert(
+        &mut self,
+        scope: &mut v8::PinScope<'_, '_>,
+        value: v8::Local<'_, v8::Value>,
+    ) -> Result<Bound<'py, PyAny>, ConvertError> {
+        let py = self.py;
+        if value.is_string() {
+            let s = value.to_rust_string_lossy(scope);
+            return Ok(PyString::new(py, &s).into_any());
+        }
+        if value.is_number() {
+            return Ok(number_to_py(py, value.number_value(scope).unwrap_or(f64::NAN)));
+        }
+        if value.is_boolean() {
+            return Ok(PyBool::new(py, value.is_true()).to_owned().into_any());
+        }
+        if value.is_null_or_undefined() {
+            return Ok(py.None().into_bound(py));
+        }
+        if value.is_big_int() {
+            let big = value.cast::<v8::BigInt>();
+            return Ok(bigint_to_py(py, big)?);
+        }
+        if value.is_symbol() {
+            return Err(ConvertError::new(
+                "a Symbol has no Python equivalent; pass a string instead",
+            ));
+        }
+        if value.is_array_buffer_view() {
+            return self.view_to_py(scope, value.cast::<v8::ArrayBufferView>());
+        }
+        if value.is_array_buffer() {
+            let buffer = value.cast::<v8::ArrayBuffer>();
+            return Ok(PyBytes::new(py, array_buffer_bytes(&buffer)).into_any());
+        }
+        if value.is_promise() {
+            return Err(ConvertError::new(
+                "a Promise nested inside a value cannot be passed to Python; await it first",
+            ));
+        }
+        if value.is_function() || value.is_proxy() {
+            if let Some(obj) = self.handle_of(scope, value.cast::<v8::Object>()) {
+                return Ok(obj);
+            }
+            if value.is_function() {
+                return Ok(JsFunction::wrap(py, scope, value.cast::<v8::Function>())?);
+            }
+        }
+        if value.is_array() {
+            return self.guarded(scope, value.cast::<v8::Object>(), |this, scope, obj| {
+                this.array_to_py(scope, obj.cast::<v8::Array>())
+            });
+        }
+        if value.is_object() {
+            return self.guarded(scope, value.cast::<v8::Object>(), |this, scope, obj| {
+                this.object_to_py(scope, obj)
+            });
+        }
+        Err(ConvertError::new("this JavaScript value has no Python equivalent"))
+    }
+
+    /// The Python object behind a proxy we made, if `obj` is one.
+    fn handle_of(
+        &self,
+        scope: &mut v8::PinScope<'_, '_>,
+        obj: v8::Local<'_, v8::Object>,
+    ) -> Option<Bound<'py, PyAny>> {
+        let key = self.bridge.handle_key.borrow();
+        let key = v8::Local::new(scope, key.as_ref()?);
+        let id = obj.get(scope, key.into())?;
+        if !id.is_number() {
+            return None;
+        }
+        let id = id.uint32_value(scope)?;
+        self.bridge.handles.get(self.py, id)
+    }
+
+    /// Runs `f` with `obj` pushed on the cycle-detection path.
+    fn guarded(
+        &mut self,
+        scope: &mut v8::PinScope<'_, '_>,
+        obj: v8::Local<'_, v8::Object>,
+        f: impl FnOnce(&mut Self, &mut v8::PinScope<'_, '_>, v8::Local<'_, v8::Object>) -> Result<Bound<'py, PyAny>, ConvertError>,
+    ) -> Result<Bound<'py, PyAny>, ConvertError> {
+        for seen in &self.path {
+            let seen = v8::Local::new(scope, seen);
+            if seen.strict_equals(obj.into()) {
+                return Err(ConvertError::new(
+                    "the value contains a cycle (an object that contains itself); Python needs a tree",
+                ));
+            }
+        }
+        if self.path.len() >= MAX_DEPTH {
+            return Err(ConvertError::new(format!("the value is nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.path.push(v8::Global::new(scope, obj));
+        let result = f(self, scope, obj);
+        self.path.pop();
+        result
+    }
+
+    fn array_to_py(
+        &mut self,
+        scope: &mut v8::PinScope<'_, '_>,
+        array: v8::Local<'_, v8::Array>,
+    ) -> Result<Bound<'py, PyAny>, ConvertError> {
+        let len = array.length();
+        let list = PyList::empty(self.py);
+        for i in 0..len {
+            let item = array.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
+            let item = self.convert(scope, item).map_err(|e| e.at(format!("[{i}]")))?;
+            list.append(item)?;
+        }
+        Ok(list.into_any())
+    }
+
+    fn object_to_py(
+        &mut self,
+        scope: &mut v8::PinScope<'_, '_>,
+        obj: v8::Local<'_, v8::Object>,
+    ) -> Result<Bound<'py, PyAny>, ConvertError> {
+        let dict = PyDict::new(self.py);
+        let Some(keys) = obj.get_own_property_names(scope, v8::GetPropertyNamesArgs::default()) else {
+            return Ok(dict.into_any());
+        };
+        for i in 0..keys.length() {
+            let Some(key) = keys.get_index(scope, i) else { continue };
+            let key_str = key.to_rust_string_lossy(scope);
+            let value = obj.get(scope, key).unwrap_or_else(|| v8::undefined(scope).into());
+            let value = self
+                .convert(scope, value)
+                .map_err(|e| e.at(key_segment(&key_str)))?;
+            dict.set_item(PyString::intern(self.py, &key_str), value)?;
+        }
+        Ok(dict.into_any())
+    }
+
+    /// Uint8Array → bytes; other typed arrays → numpy arrays (one copy).
+    fn view_to_py(
+        &mut self,
+        scope: &mut v8::PinScope<'_, '_>,
+        view: v8::Local<'_, v8::ArrayBufferView>,
+    ) -> Result<Bound<'py, PyAny>, ConvertError> {
+        let value: v8::Local<v8::Value> = view.into();
+        let mut bytes = vec![0u8; view.byte_length()];
+        view.copy_contents(&mut bytes);
+        if value.is_uint8_array() || value.is_data_view() {
+            return Ok(PyBytes::new(self.py, &bytes).into_any());
+        }
+        let dtype = typed_array_dtype(value).ok_or_else(|| {
+            ConvertError::new("this typed array kind has no numpy equivalent")
+        })?;
+        let numpy = self.py.import("numpy").map_err(|_| {
+            ConvertError::new(format!(
+                "a {} becomes a numpy array, but numpy is not installed (pip install numpy), or pass a plain Array",
+                view.get_constructor_name().to_rust_string_lossy(scope)
+            ))
+        })?;
+        // frombuffer over a bytearray shares its memory and stays writable,
+        // so the only copy is the one out of the engine above.
+        let buffer = PyByteArray::new(self.py, &bytes);
+        Ok(numpy.call_method1("frombuffer", (buffer, dtype))?)
+    }
+}
+
+fn number_to_py(py: Python<'_>, n: f64) -> Bound<'_, PyAny> {
+    if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER {
+        PyInt::new(py, n as i64).into_any()
+    } else {
+        PyFloat::new(py, n).into_any()
+    }
+}
+
+fn bigint_to_py<'py>(py: Python<'py>, big: v8::Local<'_, v8::BigInt>) -> Result<Bound<'py, PyAny>, ConvertError> {
+    let (small, lossless) = big.i64_value();
+    if lossless {
+        return Ok(PyInt::new(py, small).into_any());
+    }
+    let mut words = vec![0u64; big.word_count()];
+    let (negative, words) = big.to_words_array(&mut words);
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let int_type = py.get_type::<PyInt>();
+    let magnitude = int_type.call_method1("from_bytes", (PyBytes::new(py, &bytes), "little"))?;
+    Ok(if negative { magnitude.neg()? } else { magnitude })
+}
+
+fn array_buffer_bytes<'b>(buffer: &'b v8::Local<'_, v8::ArrayBuffer>) -> &'b [u8] {
+    let len = buffer.byte_length();
+    match buffer.data() {
+        // SAFETY: the engine guarantees `len` readable bytes at `data` while
+        // the buffer is alive, and it is alive for the borrow of `buffer`; we
+        // copy out before running any JavaScript that could detach it.
+        Some(ptr) if len > 0 => unsafe { std::slice::from_raw_parts(ptr.as_ptr() as *const u8, len) },
+        _ => &[],
+    }
+}
+
+fn typed_array_dtype(value: v8::Local<'_, v8::Value>) -> Option<&'static str> {
+    Some(if value.is_float64_array() {
+        "float64"
+    } else if value.is_float32_array() {
+        "float32"
+    } else if value.is_int32_array() {
+        "int32"
+    } else if value.is_uint32_array() {
+        "uint32"
+    } else if value.is_int16_array() {
+        "int16"
+    } else if value.is_uint16_array() {
+        "uint16"
+    } else if value.is_int8_array() {
+        "int8"
+    } else if value.is_uint8_clamped_array() {
+        "uint8"
+    } else if value.is_big_int64_array() {
+        "int64"
+    } else if value.is_big_uint64_array() {
+        "uint64"
+    } else {
+        return None;
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Python → JavaScript
+// ---------------------------------------------------------------------------
+
+/// Walks a Python object into JS values.
+pub(crate) struct ToJs<'a> {
+    bridge: &'a Bridge,
+    /// Containers on the current path (by address), to catch cycles.
+    path: Vec<usize>,
+}
+
+impl<'a> ToJs<'a> {
+    pub(crate) fn new(bridge: &'a Bridge) -> Self {
+        Self { bridge, path: Vec::new() }
+    }
+
+    pub(crate) fn convert<'s>(
+        &mut self,
+        scope: &mut v8::PinScope<'s, '_>,
+        obj: &Bound<'_, PyAny>,
+    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+        if obj.is_none() {
+            return Ok(v8::null(scope).into());
+        }
+        // Exact types first: they are the common case and cheapest to test.
+        if let Ok(s) = obj.cast_exact::<PyString>() {
+            return string_to_js(scope, &s.to_cow()?);
+        }
+        if let Ok(b) = obj.cast_exact::<PyBool>() {
+            return Ok(v8::Boolean::new(scope, b.is_true()).into());
+        }
+        if let Ok(i) = obj.cast_exact::<PyInt>() {
+            return int_to_js(scope, i);
+        }
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            return Ok(v8::Number::new(scope, f.value()).into());
+        }
+        if let Ok(d) = obj.cast_exact::<PyDict>() {
+            return self.guarded(obj, |this| this.dict_to_js(scope, d));
+        }
+        if let Ok(l) = obj.cast_exact::<PyList>() {
+            return self.guarded(obj, |this| this.seq_to_js(scope, l.iter()));
+        }
+        if let Ok(t) = obj.cast_exact::<PyTuple>() {
+            return self.guarded(obj, |this| this.seq_to_js(scope, t.iter()));
+        }
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            return Ok(bytes_to_js(scope, b.as_bytes()));
+        }
+        if let Ok(b) = obj.cast::<PyByteArray>() {
+            return Ok(bytes_to_js(scope, &b.to_vec()));
+        }
+        if let Ok(f) = obj.extract::<PyRef<'_, JsFunction>>() {
+            return Ok(f.local(scope).into());
+        }
+        self.convert_slow(scope, obj)
+    }
+
+    /// Subclasses of the basic types, numpy values, callables and handles.
+    fn convert_slow<'s>(
+        &mut self,
+        scope: &mut v8::PinScope<'s, '_>,
+        obj: &Bound<'_, PyAny>,
+    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+        let py = obj.py();
+        if let Some(kind) = numpy_kind(obj) {
+            return match kind {
+                NumpyKind::Array => self.ndarray_to_js(scope, obj),
+                NumpyKind::Scalar => self.convert(scope, &obj.call_method0("item")?),
+            };
+        }
+        // bool before int: bool subclasses int.
+        if obj.is_instance_of::<PyBool>() {
+            return Ok(v8::Boolean::new(scope, obj.is_truthy()?).into());
+        }
+        if let Ok(i) = obj.cast::<PyInt>() {
+            return int_to_js(scope, i);
+        }
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            return Ok(v8::Number::new(scope, f.value()).into());
+        }
+        if let Ok(s) = obj.cast::<PyString>() {
+            return string_to_js(scope, &s.to_cow()?);
+        }
+        if let Ok(d) = obj.cast::<PyDict>() {
+            return self.guarded(obj, |this| this.dict_to_js(scope, d));
+        }
+        if let Ok(l) = obj.cast::<PyList>() {
+            return self.guarded(obj, |this| this.seq_to_js(scope, l.iter()));
+        }
+        if let Ok(t) = obj.cast::<PyTuple>() {
+            return self.guarded(obj, |this| this.seq_to_js(scope, t.iter()));
+        }
+        let kind = if is_coroutine(py, obj)? {
+            WrapKind::Awaitable
+        } else if is_routine(py, obj)? {
+            WrapKind::Function
+        } else if obj.is_callable() {
+            WrapKind::Callable
+        } else {
+            WrapKind::Object
+        };
+        self.wrap(scope, obj, kind)
+    }
+
+    /// Hands `obj` to JS as a proxy (or function, or promise) over a handle.
+    pub(crate) fn wrap<'s>(
+        &mut self,
+        scope: &mut v8::PinScope<'s, '_>,
+        obj: &Bound<'_, PyAny>,
+        kind: WrapKind,
+    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+        let wrap = self.bridge.wrap.borrow().clone();
+        let Some(wrap) = wrap else {
+            return Err(ConvertError::new("the Python bridge is not initialised"));
+        };
+        let id = self.bridge.handles.insert(obj.clone().unbind());
+        let wrap = v8::Local::new(scope, wrap);
+        let args = [
+            v8::Integer::new_from_unsigned(scope, id).into(),
+            v8::Integer::new(scope, kind as i32).into(),
+        ];
+        let undefined = v8::undefined(scope).into();
+        wrap.call(scope, undefined, &args)
+            .ok_or_else(|| ConvertError::new("could not create a proxy for a Python object"))
+    }
+
+    fn guarded<'s>(
+        &mut self,
+        obj: &Bound<'_, PyAny>,
+        f: impl FnOnce(&mut Self) -> Result<v8::Local<'s, v8::Value>, ConvertError>,
+    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+        let addr = obj.as_ptr() as usize;
+        if self.path.contains(&addr) {
+            return Err(ConvertError::new(
+                "the value contains a cycle (a container that contains itself); JavaScript needs a tree",
+            ));
+        }
+        if self.path.len() >= MAX_DEPTH {
+            return Err(ConvertError::new(format!("the value is nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.path.push(addr);
+        let result = f(self);
+        self.path.pop();
+        result
+    }
+
+    fn dict_to_js<'s>(
+        &mut self,
+        scope: &mut v8::PinScope<'s, '_>,
+        dict: &Bound<'_, PyDict>,
+    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+        let out = v8::Object::new(scope);
+        for (key, value) in dict.iter() {
+            let key_js: v8::Local<v8::Value> = if let Ok(s) = key.cast::<PyString>() {
+                string_to_js(scope, &s.to_cow()?)?
+            } else if key.is_instance_of::<PyInt>() && !key.is_instance_of::<PyBool>() {
+                string_to_js(scope, &key.str()?.to_cow()?)?
+            } else {
+                return Err(ConvertError::new(format!(
+                    "dict key {} of type '{}' cannot become a JavaScript property name; only str and int keys can",
+                    key.repr().map(|r| r.to_string()).unwrap_or_default(),
+                    key.get_type().name().map(|n| n.to_string()).unwrap_or_default(),
+                )));
+            };
+            let value = self.convert(scope, &value).map_err(|e| {
+                let k = key.str().map(|s| s.to_string()).unwrap_or_default();
+                e.at(key_segment(&k))
+            })?;
+            out.set(scope, key_js, value);
+        }
+        Ok(out.into())
+    }
+
+    fn seq_to_js<'s, 'py>(
+        &mut self,
+        scope: &mut v8::PinScope<'s, '_>,
+        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+        let array = v8::Array::new(scope, items.len() as i32);
+        for (i, item) in items.enumerate() {
+            let value = self.convert(scope, &item).map_err(|e| e.at(format!("[{i}]")))?;
+            array.set_index(scope, i as u32, value);
+        }
+        Ok(array.into())
+    }
+
+    /// 1-D arrays of a numeric dtype become the matching typed array; arrays
+    /// of more dimensions become Arrays of their rows; anything else
+    /// converts through `tolist()`.
+    fn ndarray_to_js<'s>(
+        &mut self,
+        scope: &mut v8::PinScope<'s, '_>,
+        array: &Bound<'_, PyAny>,
+    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+        let ndim: usize = array.getattr("ndim")?.extract()?;
+        if ndim > 1 {
+            let rows: Vec<Bound<'_, PyAny>> = array.try_iter()?.collect::<PyResult<_>>()?;
+            return self.seq_to_js(scope, rows.into_iter());
+        }
+        let dtype = array.getattr("dtype")?.getattr("str")?.extract::<String>()?;
+        let Some(kind) = TypedKind::from_dtype(&dtype) else {
+            return self.convert(scope, &array.call_method0("tolist")?);
+        };
+        let len: usize = array.getattr("size")?.extract()?;
+        // tobytes() yields C-order data in native byte order for "<" dtypes.
+        let bytes = array.call_method0("tobytes")?;
+        let bytes = bytes.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec();
+        let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared();
+        let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
+        kind.create(scope, buffer, len)
+            .ok_or_else(|| ConvertError::new("could not create a typed array"))
+    }
+}
+
+fn string_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, s: &str) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+    v8::String::new(scope, s)
+        .map(Into::into)
+        .ok_or_else(|| ConvertError::new("string too long for the JavaScript engine"))
+}
+
+fn int_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, int: &Bound<'_, PyInt>) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+    if let Ok(v) = int.extract::<i64>() {
+        if (v as f64).abs() <= MAX_SAFE_INTEGER {
+            return Ok(v8::Number::new(scope, v as f64).into());
+        }
+        return Ok(v8::BigInt::new_from_i64(scope, v).into());
+    }
+    // Beyond i64: go through little-endian 64-bit words.
+    let py = int.py();
+    let negative = int.lt(0)?;
+    let magnitude = if negative { int.neg()? } else { int.clone().into_any() };
+    let bits: usize = magnitude.call_method0("bit_length")?.extract()?;
+    let nbytes = bits.div_ceil(64) * 8;
+    let bytes = magnitude.call_method1("to_bytes", (nbytes, "little"))?;
+    let bytes = bytes.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes();
+    let words: Vec<u64> = bytes
+        .chunks(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect();
+    let _ = py;
+    v8::BigInt::new_from_words(scope, negative, &words)
+        .map(Into::into)
+        .ok_or_else(|| ConvertError::new("integer too large for a JavaScript BigInt"))
+}
+
+fn bytes_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local<'s, v8::Value> {
+    let len = bytes.len();
+    let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes.to_vec()).make_shared();
+    let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
+    v8::Uint8Array::new(scope, buffer, 0, len)
+        .map(Into::into)
+        .unwrap_or_else(|| v8::undefined(scope).into())
+}
+
+#[derive(Clone, Copy)]
+enum TypedKind {
+    F64,
+    F32,
+    I32,
+    U32,
+    I16,
+    U16,
+    I8,
+    U8,
+    I64,
+    U64,
+}
+
+impl TypedKind {
+    fn from_dtype(dtype: &str) -> Option<Self> {
+        // "<" is little-endian, "|" is "byte order not applicable".
+        Some(match dtype {
+            "<f8" => Self::F64,
+            "<f4" => Self::F32,
+            "<i4" => Self::I32,
+            "<u4" => Self::U32,
+            "<i2" => Self::I16,
+            "<u2" => Self::U16,
+            "|i1" => Self::I8,
+            "|u1" => Self::U8,
+            "<i8" => Self::I64,
+            "<u8" => Self::U64,
+            _ => return None,
+        })
+    }
+
+    fn create<'s>(
+        self,
+        scope: &mut v8::PinScope<'s, '_>,
+        buffer: v8::Local<'s, v8::ArrayBuffer>,
+        len: usize,
+    ) -> Option<v8::Local<'s, v8::Value>> {
+        Some(match self {
+            Self::F64 => v8::Float64Array::new(scope, buffer, 0, len)?.into(),
+            Self::F32 => v8::Float32Array::new(scope, buffer, 0, len)?.into(),
+            Self::I32 => v8::Int32Array::new(scope, buffer, 0, len)?.into(),
+            Self::U32 => v8::Uint32Array::new(scope, buffer, 0, len)?.into(),
+            Self::I16 => v8::Int16Array::new(scope, buffer, 0, len)?.into(),
+            Self::U16 => v8::Uint16Array::new(scope, buffer, 0, len)?.into(),
+            Self::I8 => v8::Int8Array::new(scope, buffer, 0, len)?.into(),
+            Self::U8 => v8::Uint8Array::new(scope, buffer, 0, len)?.into(),
+            Self::I64 => v8::BigInt64Array::new(scope, buffer, 0, len)?.into(),
+            Self::U64 => v8::BigUint64Array::new(scope, buffer, 0, len)?.into(),
+        })
+    }
+}
+
+enum NumpyKind {
+    Array,
+    Scalar,
+}
+
+/// Recognises numpy values without importing numpy: a program that never
+/// imported it cannot hand us one.
+fn numpy_kind(obj: &Bound<'_, PyAny>) -> Option<NumpyKind> {
+    let ty = obj.get_type();
+    let module = ty.module().ok()?;
+    if module.to_cow().ok()? != "numpy" {
+        return None;
+    }
+    let numpy = obj.py().import("numpy").ok()?;
+    if obj.is_instance(&numpy.getattr("ndarray").ok()?).ok()? {
+        Some(NumpyKind::Array)
+    } else if obj.is_instance(&numpy.getattr("generic").ok()?).ok()? {
+        Some(NumpyKind::Scalar)
+    } else {
+        None
+    }
+}
+
+fn is_coroutine(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    static COROUTINE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let ty = COROUTINE.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py.import("types")?.getattr("CoroutineType")?.cast_into::<PyType>()?.unbind())
+    })?;
+    obj.is_instance(ty.bind(py))
+}
+
+/// Functions, builtins and bound methods: wrapped as plain JS functions.
+fn is_routine(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if obj.is_instance_of::<PyFunction>() {
+        return Ok(true);
+    }
+    static ROUTINES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+    let types = ROUTINES.get_or_try_init(py, || -> PyResult<_> {
+        let t = py.import("types")?;
+        Ok(PyTuple::new(
+            py,
+            [
+                t.getattr("BuiltinFunctionType")?,
+                t.getattr("MethodType")?,
+                t.getattr("BuiltinMethodType")?,
+            ],
+        )?
+        .unbind())
+    })?;
+    obj.is_instance(types.bind(py))
+}
+
+/// Makes a Python exception for a failed conversion into Python.
+pub(crate) fn type_error(err: &ConvertError, root: &str) -> PyErr {
+    PyTypeError::new_err(err.describe(root))
+}

@@ -1,0 +1,220 @@
+//! [`Runtime`]: one JS isolate with the Python bridge, driven synchronously
+//! on the thread that owns it. This is the whole public API the binary uses.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use deno_core::{v8, JsRuntime, ModuleId, ModuleSpecifier, PollEventLoopOptions};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::ext;
+use crate::ext::runtime::{HostFunction, RuntimeInfo};
+use crate::module_loader::{self, TandemModuleLoader};
+use crate::python;
+use crate::python::thread_state::ThreadStateGuard;
+
+/// How to build a [`Runtime`].
+#[derive(Default)]
+pub struct RuntimeOptions {
+    /// Folder that relative module paths given to [`Runtime::load_module`]
+    /// are resolved against, and that is put on Python's `sys.path`
+    /// (default: the current directory).
+    pub module_root: Option<PathBuf>,
+    /// Extra folders for Python's `sys.path`.
+    pub python_path: Vec<PathBuf>,
+    /// The script's arguments, visible to TypeScript as `Tandem.args`.
+    pub args: Vec<String>,
+    /// Extra deno_core extensions (ops and JS) for advanced embedders.
+    pub extensions: Vec<deno_core::Extension>,
+}
+
+/// A loaded and evaluated ES module.
+#[derive(Debug, Clone)]
+pub struct Module {
+    id: ModuleId,
+    specifier: ModuleSpecifier,
+}
+
+impl Module {
+    /// The module's URL (`file:///…/main.ts`).
+    pub fn specifier(&self) -> &str {
+        self.specifier.as_str()
+    }
+}
+
+/// A TypeScript runtime with in-process Python.
+///
+/// `Runtime` is `!Send`: it lives on the thread that created it, which
+/// keeps a Python thread state for as long as the runtime lives.
+pub struct Runtime {
+    // Field order is drop order: the isolate goes before the thread state.
+    js: JsRuntime,
+    tokio: tokio::runtime::Runtime,
+    module_root: PathBuf,
+    main_loaded: bool,
+    _thread_state: ThreadStateGuard,
+}
+
+impl Runtime {
+    /// Starts Python (once per process) and builds a JS isolate with the
+    /// Python bridge, `console` and the `Tandem` global.
+    pub fn new(options: RuntimeOptions) -> Result<Self, Error> {
+        python::initialize()?;
+        let module_root = match options.module_root {
+            Some(root) => std::path::absolute(root).map_err(|e| Error::Internal(e.to_string()))?,
+            None => std::env::current_dir().map_err(|e| Error::Internal(e.to_string()))?,
+        };
+        pyo3::Python::attach(|py| -> pyo3::PyResult<()> {
+            for dir in options.python_path.iter().rev() {
+                python::add_sys_path(py, dir)?;
+            }
+            python::add_sys_path(py, &module_root)
+        })
+        .map_err(Error::python_setup)?;
+        let thread_state = ThreadStateGuard::new();
+
+        let info = RuntimeInfo {
+            args: options.args,
+            main_module: None,
+            host_functions: HashMap::new(),
+        };
+        let mut extensions = vec![ext::python::extension(), ext::runtime::extension(info)];
+        extensions.extend(options.extensions);
+        let js = JsRuntime::try_new(deno_core::RuntimeOptions {
+            module_loader: Some(Rc::new(TandemModuleLoader::default())),
+            extensions,
+            ..Default::default()
+        })?;
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the event loop: {e}")))?;
+        Ok(Self { js, tokio, module_root, main_loaded: false, _thread_state: thread_state })
+    }
+
+    /// Makes `f` callable from TypeScript as `Tandem.host.call(name, ...args)`.
+    /// Arguments and the result travel as JSON values; an `Err` becomes a
+    /// thrown `Error` carrying its message.
+    pub fn register_function<F>(&mut self, name: &str, f: F)
+    where
+        F: Fn(Vec<serde_json::Value>) -> Result<serde_json::Value, String> + 'static,
+    {
+        let state = self.js.op_state();
+        let mut state = state.borrow_mut();
+        let function: Rc<HostFunction> = Rc::new(f);
+        state.borrow_mut::<RuntimeInfo>().host_functions.insert(name.to_string(), function);
+    }
+
+    fn specifier(&self, path: &Path) -> Result<ModuleSpecifier, Error> {
+        let path = if path.is_absolute() { path.to_path_buf() } else { self.module_root.join(path) };
+        module_loader::main_specifier(&path).map_err(|e| Error::Module(e.to_string()))
+    }
+
+    /// Loads and evaluates a module (and runs the event loop until its
+    /// top-level await settles). The first module loaded is the main module
+    /// (`import.meta.main`, `Tandem.mainModule`).
+    pub fn load_module(&mut self, path: impl AsRef<Path>) -> Result<Module, Error> {
+        let specifier = self.specifier(path.as_ref())?;
+        let main = !self.main_loaded;
+        if main {
+            self.js
+                .op_state()
+                .borrow_mut()
+                .borrow_mut::<RuntimeInfo>()
+                .main_module = Some(specifier.to_string());
+        }
+        let js = &mut self.js;
+        let id = self.tokio.block_on(async {
+            let id = if main {
+                js.load_main_es_module(&specifier).await?
+            } else {
+                js.load_side_es_module(&specifier).await?
+            };
+            let evaluation = js.mod_evaluate(id);
+            js.with_event_loop_future(evaluation, PollEventLoopOptions::default()).await?;
+            Ok::<_, Error>(id)
+        })?;
+        self.main_loaded = true;
+        Ok(Module { id, specifier })
+    }
+
+    /// Runs a program: loads `path` as the main module, then runs the event
+    /// loop until no timers, promises or pending ops remain.
+    pub fn run_main(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
+        self.load_module(path)?;
+        self.run_event_loop()
+    }
+
+    /// Runs the event loop until there is nothing left to do.
+    pub fn run_event_loop(&mut self) -> Result<(), Error> {
+        let js = &mut self.js;
+        self.tokio
+            .block_on(js.run_event_loop(PollEventLoopOptions::default()))
+            .map_err(Error::from)
+    }
+
+    /// Calls the function `name` exported by `module` with `args` (a tuple
+    /// or array is spread into arguments, any other value is the single
+    /// argument), awaits it if it returns a Promise, and deserializes the
+    /// result into `T`.
+    pub fn call_function<A, T>(&mut self, module: &Module, name: &str, args: &A) -> Result<T, Error>
+    where
+        A: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let namespace = self.js.get_module_namespace(module.id)?;
+        let (function, args) = {
+            deno_core::scope!(scope, &mut self.js);
+            let namespace = v8::Local::new(scope, namespace);
+            let key = v8::String::new(scope, name).ok_or_else(|| Error::Internal("name too long".into()))?;
+            let value = namespace.get(scope, key.into());
+            let function = value
+                .filter(|v| v.is_function())
+                .map(|v| v8::Global::new(scope, v.cast::<v8::Function>()))
+                .ok_or_else(|| Error::MissingExport {
+                    module: module.specifier.to_string(),
+                    name: name.to_string(),
+                })?;
+            let args = deno_core::serde_v8::to_v8(scope, args).map_err(|e| Error::Conversion {
+                what: format!("the arguments of {name}()"),
+                message: e.to_string(),
+            })?;
+            let args: Vec<v8::Global<v8::Value>> = if args.is_array() {
+                let array = args.cast::<v8::Array>();
+                (0..array.length())
+                    .filter_map(|i| array.get_index(scope, i))
+                    .map(|v| v8::Global::new(scope, v))
+                    .collect()
+            } else {
+                vec![v8::Global::new(scope, args)]
+            };
+            (function, args)
+        };
+        let js = &mut self.js;
+        let result = self.tokio.block_on(async {
+            let call = js.call_with_args(&function, &args);
+            js.with_event_loop_promise(call, PollEventLoopOptions::default()).await
+        })?;
+        deno_core::scope!(scope, &mut self.js);
+        let result = v8::Local::new(scope, result);
+        deno_core::serde_v8::from_v8(scope, result).map_err(|e| Error::Conversion {
+            what: format!("the result of {name}()"),
+            message: e.to_string(),
+        })
+    }
+
+    /// Evaluates a classic script (not a module) and deserializes its
+    /// completion value. Handy for tests and REPL-like embedding.
+    pub fn eval<T: DeserializeOwned>(&mut self, code: &str) -> Result<T, Error> {
+        let value = self.js.execute_script("<eval>", code.to_string())?;
+        deno_core::scope!(scope, &mut self.js);
+        let value = v8::Local::new(scope, value);
+        deno_core::serde_v8::from_v8(scope, value).map_err(|e| Error::Conversion {
+            what: "the evaluated value".into(),
+            message: e.to_string(),
+        })
+    }
+}
