@@ -60,9 +60,9 @@ fn format_js_error(err: &JsError) -> String {
         .additional_properties
         .iter()
         .find(|(k, _)| k == "pythonTraceback")
-        .map(|(_, v)| v.trim_matches('"').replace("\\n", "\n"));
+        .map(|(_, v)| v.as_str());
     if let Some(tb) = traceback {
-        out.push_str("\nPython traceback (most recent call last):\n");
+        out.push('\n');
         out.push_str(tb.trim_end());
     }
     out

@@ -44,7 +44,10 @@ pub(crate) fn transpile(
     let emitted = parsed
         .transpile(
             &TranspileOptions {
-                imports_not_used_as_values: deno_ast::ImportsNotUsedAsValues::Remove,
+                // An import whose bindings are unused (or used only as types)
+                // still loads its module: a `.py` import runs Python, and a
+                // missing file must be reported, not silently elided.
+                imports_not_used_as_values: deno_ast::ImportsNotUsedAsValues::Preserve,
                 decorators: deno_ast::DecoratorsTranspileOption::Ecma,
                 ..Default::default()
             },

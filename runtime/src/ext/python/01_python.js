@@ -44,6 +44,12 @@ class PythonError extends Error {
   }
 }
 
+// deno_core copies the properties named here into uncaught-error reports,
+// so `tandem run` can print the Python traceback.
+Object.defineProperty(PythonError.prototype, Symbol.for("errorAdditionalPropertyKeys"), {
+  value: ["pythonTraceback"],
+});
+
 function raise() {
   const e = op_py_take_error();
   if (e.kind === "python") {

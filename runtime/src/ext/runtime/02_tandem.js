@@ -12,6 +12,7 @@ import {
 } from "ext:core/ops";
 import { console } from "ext:tandem_runtime/01_console.js";
 import { python } from "ext:tandem_python/01_python.js";
+import "ext:tandem_runtime/03_timers.js";
 
 const env = {
   get(name) {

@@ -39,9 +39,10 @@ deno_core::extension!(
     },
 );
 
-static ESM: [ExtensionFileSource; 2] = [
+static ESM: [ExtensionFileSource; 3] = [
     ExtensionFileSource::new("ext:tandem_runtime/01_console.js", ascii_str_include!("01_console.js")),
     ExtensionFileSource::new("ext:tandem_runtime/02_tandem.js", ascii_str_include!("02_tandem.js")),
+    ExtensionFileSource::new("ext:tandem_runtime/03_timers.js", ascii_str_include!("03_timers.js")),
 ];
 
 pub(crate) fn extension(info: RuntimeInfo) -> deno_core::Extension {
