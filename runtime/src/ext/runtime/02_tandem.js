@@ -41,7 +41,10 @@ const host = {
 const Tandem = {
   version: "0.1.0",
   args: Object.freeze(op_runtime_args()),
-  mainModule: op_runtime_main_module() ?? undefined,
+  // A getter: the main module is chosen after this global is built.
+  get mainModule() {
+    return op_runtime_main_module() ?? undefined;
+  },
   env,
   host,
   python,

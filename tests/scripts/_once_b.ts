@@ -1,0 +1,2 @@
+import { runs } from "./counter_module.py";
+export const fromB = runs();

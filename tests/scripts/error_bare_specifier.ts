@@ -1,0 +1,2 @@
+import numpy from "numpy";
+console.log(numpy);

@@ -1,0 +1,2 @@
+import { predict } from "./no_such_model.py";
+predict();

@@ -1,0 +1,2 @@
+import missing from "python:no_such_package_xyz";
+console.log(missing);

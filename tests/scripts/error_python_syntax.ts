@@ -1,0 +1,2 @@
+import { broken } from "./broken_syntax.py";
+broken();
