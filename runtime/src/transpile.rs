@@ -8,6 +8,7 @@ use deno_ast::{
 use deno_core::ModuleSpecifier;
 
 /// Transpiled code and its source map.
+#[derive(Debug)]
 pub(crate) struct Transpiled {
     pub(crate) code: String,
     pub(crate) source_map: Option<Vec<u8>>,
