@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything building, running and testing Tandem needs, on a fresh
+# machine: cmake and simde headers for the QuickJS engine build, and a
+# Python virtualenv (.venv) with the packages in requirements.txt.
+# Safe to run repeatedly; it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+[ -f /usr/include/simde/simde-common.h ] || missing+=(libsimde-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import numpy, sklearn" >/dev/null 2>&1; then
+  echo "setup: installing Python packages from requirements.txt" >&2
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+fi
