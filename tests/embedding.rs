@@ -85,6 +85,6 @@ fn the_embed_example_runs() {
     let out = std::process::Command::new(&exe).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("Quote { subtotal: 30.0, discount: 3.0, tax: 5.4, total: 32.4 }"), "{stdout}");
+    assert!(stdout.contains("quote: subtotal 30.00, discount 3.00, tax 5.40, total 32.40"), "{stdout}");
     assert!(stdout.contains("unknown region Some(\"mars\")"), "{stdout}");
 }

@@ -31,11 +31,6 @@ impl Error {
     pub(crate) fn python_setup(err: impl std::fmt::Display) -> Self {
         Error::PythonSetup(err.to_string())
     }
-
-    /// The process exit code `tandem run` uses for this error.
-    pub fn exit_code(&self) -> i32 {
-        1
-    }
 }
 
 impl From<CoreError> for Error {

@@ -17,7 +17,7 @@ struct Order {
     unit_price: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct Quote {
     subtotal: f64,
     discount: f64,
@@ -42,9 +42,12 @@ fn main() -> anyhow::Result<()> {
     let module = runtime.load_module("pricing.ts").context("loading pricing.ts")?;
     let order = Order { sku: "widget".into(), quantity: 12, unit_price: 2.5 };
     let quote: Quote = runtime.call_function(&module, "quote", &(&order, "eu"))?;
-    println!("{quote:?}");
+    println!(
+        "quote: subtotal {:.2}, discount {:.2}, tax {:.2}, total {:.2}",
+        quote.subtotal, quote.discount, quote.tax, quote.total
+    );
     let err = runtime
-        .call_function::<_, Quote>(&module, "quote", &(&order, "mars"))
+        .call_function::<_, serde_json::Value>(&module, "quote", &(&order, "mars"))
         .expect_err("an unknown region is an error");
     println!("error for region mars: {}", err.to_string().lines().next().unwrap_or(""));
     Ok(())

@@ -534,7 +534,6 @@ fn int_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, int: &Bound<'_, PyInt>) -> Re
         return Ok(v8::BigInt::new_from_i64(scope, v).into());
     }
     // Beyond i64: go through little-endian 64-bit words.
-    let py = int.py();
     let negative = int.lt(0)?;
     let magnitude = if negative { int.neg()? } else { int.clone().into_any() };
     let bits: usize = magnitude.call_method0("bit_length")?.extract()?;
@@ -545,7 +544,6 @@ fn int_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, int: &Bound<'_, PyInt>) -> Re
         .chunks(8)
         .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
         .collect();
-    let _ = py;
     v8::BigInt::new_from_words(scope, negative, &words)
         .map(Into::into)
         .ok_or_else(|| ConvertError::new("integer too large for a JavaScript BigInt"))

@@ -4,7 +4,6 @@
 // them into functions and proxies, throws PythonError for Python exceptions,
 // and releases handles when their proxies are garbage collected.
 
-import { core } from "ext:core/mod.js";
 import {
   op_py_await,
   op_py_call,
@@ -147,10 +146,6 @@ const handler = {
       return undefined;
     }
     if (key === "toString") return () => check(op_py_str(id));
-    if (key === "toJSON") {
-      const attr = check(op_py_getattr(id, key));
-      return attr;
-    }
     return check(op_py_getattr(id, key));
   },
   set(target, key, value) {
@@ -254,5 +249,4 @@ Object.defineProperty(globalThis, Symbol.for("tandem.python"), {
 });
 globalThis.PythonError = PythonError;
 
-void core;
 export { PythonError, kwargs, python };

@@ -326,9 +326,9 @@ fn op_py_next<'s>(
     })
 }
 
-fn drop_handle(py: Python<'_>, bridge: &Bridge, id: u32) {
-    // Dropping while attached decrefs at once instead of deferring.
-    let _ = py;
+/// Takes the `Python` token to prove the GIL is held: dropping a `Py` then
+/// decrefs at once instead of queueing the decref for later.
+fn drop_handle(_py: Python<'_>, bridge: &Bridge, id: u32) {
     drop(bridge.handles.take(id));
 }
 

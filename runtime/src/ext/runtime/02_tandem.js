@@ -9,6 +9,7 @@ import {
   op_runtime_args,
   op_runtime_exit,
   op_runtime_main_module,
+  op_runtime_now,
 } from "ext:core/ops";
 import { console } from "ext:tandem_runtime/01_console.js";
 import { python } from "ext:tandem_python/01_python.js";
@@ -58,6 +59,14 @@ Object.defineProperty(globalThis, "Tandem", {
   enumerable: false,
   writable: false,
   configurable: false,
+});
+// A minimal `performance` (now() only) until the Web API extensions land.
+op_runtime_now();
+Object.defineProperty(globalThis, "performance", {
+  value: { now: () => op_runtime_now(), timeOrigin: Date.now() },
+  enumerable: false,
+  writable: true,
+  configurable: true,
 });
 Object.defineProperty(globalThis, "console", {
   value: console,

@@ -31,6 +31,7 @@ deno_core::extension!(
         op_env_delete,
         op_env_list,
         op_host_call,
+        op_runtime_now,
     ],
     esm_entry_point = "ext:tandem_runtime/02_tandem.js",
     options = { info: RuntimeInfo },
@@ -49,6 +50,14 @@ pub(crate) fn extension(info: RuntimeInfo) -> deno_core::Extension {
     let mut ext = tandem_runtime::init(info);
     ext.esm_files = Cow::Borrowed(&ESM);
     ext
+}
+
+/// Milliseconds since the process started, with sub-microsecond
+/// resolution, for `performance.now()`.
+#[op2(fast)]
+fn op_runtime_now() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
 }
 
 #[op2]

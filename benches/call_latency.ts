@@ -1,0 +1,51 @@
+// TS → Python call latency: a no-argument call and a round trip of a small
+// dict (in and out). Prints per-call p50/p99 in microseconds.
+//
+//   ./target/release/tandem run benches/call_latency.ts [iterations]
+import { echo, noop, python_loop } from "./bridge.py";
+
+const iterations = Number(Tandem.args[0] ?? 200_000);
+const payload = { user: "ada", scores: [0.25, 0.5, 0.75], active: true };
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+// The cost of reading the clock twice, subtracted from each sample.
+function clockOverhead(): number {
+  const samples = new Float64Array(100_000);
+  for (let i = 0; i < samples.length; i++) {
+    const t0 = performance.now();
+    samples[i] = performance.now() - t0;
+  }
+  return percentile(samples.sort(), 0.5);
+}
+
+function measure(name: string, call: () => unknown) {
+  for (let i = 0; i < 10_000; i++) call(); // warm-up
+  const samples = new Float64Array(iterations);
+  for (let i = 0; i < iterations; i++) {
+    const t0 = performance.now();
+    call();
+    samples[i] = performance.now() - t0;
+  }
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) call();
+  const meanUs = ((performance.now() - start) / iterations) * 1000;
+  samples.sort();
+  const us = (ms: number) => Math.max(0, (ms - overhead) * 1000);
+  console.log(
+    `${name.padEnd(28)} p50 ${us(percentile(samples, 0.5)).toFixed(2).padStart(6)} us` +
+      `   p99 ${us(percentile(samples, 0.99)).toFixed(2).padStart(6)} us` +
+      `   mean (untimed loop) ${meanUs.toFixed(2).padStart(6)} us`,
+  );
+  return us(percentile(samples, 0.5));
+}
+
+const overhead = clockOverhead();
+console.log(`iterations per case: ${iterations}; clock overhead subtracted: ${(overhead * 1000).toFixed(3)} us`);
+measure("no-argument call", () => noop());
+const p50 = measure("dict round trip (echo)", () => echo(payload));
+const pythonOnly = python_loop(iterations, payload) as number;
+console.log(`${"same echo called from Python".padEnd(28)} mean ${pythonOnly.toFixed(2)} us (reference)`);
+console.log(`goal: dict round trip p50 < 5 us -> ${p50 < 5 ? "met" : "not met"} (${p50.toFixed(2)} us)`);

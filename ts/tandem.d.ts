@@ -1,0 +1,43 @@
+// Type declarations for the globals the Tandem runtime provides.
+// Reference from tsconfig ("types") or with /// <reference path="..." />.
+
+declare namespace Tandem {
+  /** The runtime version. */
+  const version: string;
+  /** The script's arguments: what follows FILE in `tandem run FILE ...`. */
+  const args: readonly string[];
+  /** URL of the main module (`file:///.../main.ts`). */
+  const mainModule: string | undefined;
+  /** Process environment variables. */
+  const env: {
+    get(name: string): string | undefined;
+    set(name: string, value: string): void;
+    delete(name: string): void;
+    has(name: string): boolean;
+    toObject(): Record<string, string>;
+  };
+  /** Functions registered by a Rust program embedding Tandem. */
+  const host: {
+    call(name: string, ...args: unknown[]): unknown;
+  };
+  /** Exits the process at once with `code` (default 0). */
+  function exit(code?: number): never;
+}
+
+/** A Python exception raised by a call from TypeScript. */
+declare class PythonError extends Error {
+  readonly name: "PythonError";
+  readonly isPythonException: true;
+  /** The exception's class name, e.g. "ValueError". */
+  readonly pythonType: string;
+  /** `str(exception)`. */
+  readonly pythonMessage: string;
+  /** The formatted Python traceback. */
+  readonly pythonTraceback: string;
+}
+
+declare const performance: { now(): number; readonly timeOrigin: number };
+declare function setTimeout(callback: (...args: any[]) => void, delay?: number, ...args: any[]): number;
+declare function setInterval(callback: (...args: any[]) => void, delay?: number, ...args: any[]): number;
+declare function clearTimeout(id?: number): void;
+declare function clearInterval(id?: number): void;
