@@ -22,6 +22,9 @@ pub enum Error {
     /// Arguments or results that do not fit the requested Rust type.
     #[error("cannot convert {what}: {message}")]
     Conversion { what: String, message: String },
+    /// The HTTP server could not start or stopped with an error.
+    #[error("{0}")]
+    Server(String),
     /// An I/O or runtime-internal failure.
     #[error("{0}")]
     Internal(String),

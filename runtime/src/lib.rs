@@ -28,10 +28,12 @@ mod ext;
 mod module_loader;
 mod python;
 mod runtime;
+pub mod server;
 mod transpile;
 
 pub use error::Error;
 pub use runtime::{Module, Runtime, RuntimeOptions};
+pub use server::{run_program, ServerOptions};
 
 /// The deno_core crate Tandem is built on, for embedders who add their own
 /// extensions through [`RuntimeOptions::extensions`].

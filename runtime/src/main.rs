@@ -1,11 +1,15 @@
-//! The `tandem` command: `tandem run FILE [ARGS...]`.
+//! The `tandem` command: `tandem run [FLAGS] FILE [ARGS...]` runs a script,
+//! and serves HTTP when the script does (`tandem serve` is the same).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use tandem::{Runtime, RuntimeOptions};
+use clap::{Args, Parser, Subcommand};
+use tandem::server::supervisor;
+use tandem::{RuntimeOptions, ServerOptions};
 
 #[derive(Parser)]
 #[command(name = "tandem", version, about = "TypeScript with in-process Python")]
@@ -16,44 +20,144 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a TypeScript or JavaScript module. Arguments after FILE belong
-    /// to the script (`Tandem.args`).
-    Run {
-        /// The module to run (.ts, .mts, .tsx, .js, .mjs).
-        file: PathBuf,
-        /// Arguments for the script.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Run a TypeScript or JavaScript module; if it serves HTTP (a default
+    /// export with `fetch`, or a `serve()` call), run the server. Flags go
+    /// before FILE; what follows FILE belongs to the script (`Tandem.args`).
+    Run(RunArgs),
+    /// The same as `run`.
+    Serve(RunArgs),
+}
+
+#[derive(Args, Clone)]
+struct RunArgs {
+    /// Port to listen on [default: the script's serve({port}), then $PORT, then 3000].
+    #[arg(long)]
+    port: Option<u16>,
+    /// Interface to listen on [default: 127.0.0.1].
+    #[arg(long)]
+    host: Option<String>,
+    /// Isolate threads per process, each loading the module [default: number of CPUs divided by --processes].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Server processes on the same port (SO_REUSEPORT), each with its own
+    /// Python interpreter, under a supervisor that restarts them.
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    max_body_size: u64,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Seconds a handler has to answer; after that the client gets 503.
+    #[arg(long, default_value_t = 60.0)]
+    handler_timeout: f64,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 30.0)]
+    shutdown_timeout: f64,
+    /// Path the server answers with Prometheus metrics ("" turns it off).
+    #[arg(long, default_value = "/metrics")]
+    metrics_path: String,
+    /// Path the server answers with {"status":"ok"} for probes ("" turns it off).
+    #[arg(long, default_value = "/health")]
+    health_path: String,
+    /// The module to run (.ts, .mts, .tsx, .js, .mjs).
+    file: PathBuf,
+    /// Arguments for the script.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+impl RunArgs {
+    fn server_options(&self) -> anyhow::Result<ServerOptions> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = self.workers.unwrap_or((cpus / self.processes.max(1)).max(1));
+        anyhow::ensure!(workers >= 1, "--workers must be at least 1");
+        let seconds = |name: &str, value: f64| {
+            anyhow::ensure!(value.is_finite() && value > 0.0, "--{name} must be a positive number of seconds");
+            Ok(Duration::from_secs_f64(value))
+        };
+        let path = |p: &str| (!p.is_empty()).then(|| p.to_string());
+        Ok(ServerOptions {
+            port: self.port,
+            host: self.host.clone(),
+            workers,
+            max_body_bytes: self.max_body_size,
+            header_timeout: seconds("header-timeout", self.header_timeout)?,
+            handler_timeout: seconds("handler-timeout", self.handler_timeout)?,
+            shutdown_timeout: seconds("shutdown-timeout", self.shutdown_timeout)?,
+            metrics_path: path(&self.metrics_path),
+            health_path: path(&self.health_path),
+        })
+    }
+
+    /// The command line of one server process under the supervisor.
+    fn process_args(&self, port: Option<u16>, workers: usize) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["run".into()];
+        let mut flag = |name: &str, value: String| {
+            args.push(format!("--{name}").into());
+            args.push(value.into());
+        };
+        if let Some(port) = port {
+            flag("port", port.to_string());
+        }
+        if let Some(host) = &self.host {
+            flag("host", host.clone());
+        }
+        flag("workers", workers.to_string());
+        flag("processes", "1".into());
+        flag("max-body-size", self.max_body_size.to_string());
+        flag("header-timeout", self.header_timeout.to_string());
+        flag("handler-timeout", self.handler_timeout.to_string());
+        flag("shutdown-timeout", self.shutdown_timeout.to_string());
+        flag("metrics-path", self.metrics_path.clone());
+        flag("health-path", self.health_path.clone());
+        args.push(self.file.clone().into());
+        args.extend(self.args.iter().map(OsString::from));
+        args
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Run { file, args } => match run(file, args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
+    let (Command::Run(args) | Command::Serve(args)) = cli.command;
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn run(file: PathBuf, args: Vec<String>) -> anyhow::Result<()> {
-    if !file.is_file() {
-        anyhow::bail!("module not found: '{}' (check the path)", file.display());
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    if !args.file.is_file() {
+        anyhow::bail!("module not found: '{}' (check the path)", args.file.display());
     }
-    let module_root = std::path::absolute(&file)?
+    let server = args.server_options()?;
+    anyhow::ensure!(args.processes >= 1, "--processes must be at least 1");
+    if args.processes > 1 {
+        // Every process must bind the same port: resolve --port 0 here.
+        let port = match args.port {
+            Some(0) => Some(supervisor::pick_port(args.host.as_deref().unwrap_or("127.0.0.1"))?),
+            other => other,
+        };
+        let process_args = args.process_args(port, server.workers);
+        supervisor::supervise(args.processes, process_args, server.shutdown_timeout)?;
+        return Ok(());
+    }
+    let module_root = std::path::absolute(&args.file)?
         .parent()
         .map(PathBuf::from)
         .context("module path has no parent folder")?;
-    let mut runtime = Runtime::new(RuntimeOptions {
-        module_root: Some(std::env::current_dir()?),
-        python_path: vec![module_root],
-        args,
+    let cwd = std::env::current_dir()?;
+    let script_args = args.args.clone();
+    let make_options = move || RuntimeOptions {
+        module_root: Some(cwd.clone()),
+        python_path: vec![module_root.clone()],
+        args: script_args.clone(),
         ..Default::default()
-    })?;
-    runtime.run_main(&file)?;
+    };
+    tandem::run_program(&args.file, make_options, server)?;
     Ok(())
 }

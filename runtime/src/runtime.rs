@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::ext;
+use crate::ext::http::ServeRequest;
 use crate::ext::runtime::{HostFunction, RuntimeInfo};
 use crate::module_loader::{self, TandemModuleLoader};
 use crate::python;
@@ -81,7 +82,10 @@ impl Runtime {
             main_module: None,
             host_functions: HashMap::new(),
         };
-        let mut extensions = vec![ext::python::extension(), ext::runtime::extension(info)];
+        let mut extensions = ext::web::extensions();
+        extensions.push(ext::python::extension());
+        extensions.push(ext::http::extension());
+        extensions.push(ext::runtime::extension(info));
         extensions.extend(options.extensions);
         let js = JsRuntime::try_new(deno_core::RuntimeOptions {
             module_loader: Some(Rc::new(TandemModuleLoader::default())),
@@ -216,5 +220,49 @@ impl Runtime {
             what: "the evaluated value".into(),
             message: e.to_string(),
         })
+    }
+
+    /// After the main module loaded: the options of its `serve()` call, or
+    /// of serving its default export when that has a `fetch` method (or is
+    /// a function named `fetch`); `None` for a plain script.
+    pub(crate) fn take_serve_request(&mut self, module: &Module) -> Result<Option<ServeRequest>, Error> {
+        if let Some(request) = self.js.op_state().borrow_mut().try_take::<ServeRequest>() {
+            return Ok(Some(request));
+        }
+        let namespace = self.js.get_module_namespace(module.id)?;
+        let serve_module = {
+            deno_core::scope!(scope, &mut self.js);
+            let global = scope.get_current_context().global(scope);
+            let key = v8::String::new(scope, "tandem.http").expect("short string");
+            let symbol = v8::Symbol::for_key(scope, key);
+            let http = global.get(scope, symbol.into()).filter(|v| v.is_object()).map(|v| v.cast::<v8::Object>());
+            let name = v8::String::new(scope, "serveModule").expect("short string");
+            let function = http
+                .and_then(|h| h.get(scope, name.into()))
+                .filter(|f| f.is_function())
+                .ok_or_else(|| Error::Internal("the HTTP extension is not loaded".into()))?;
+            v8::Global::new(scope, function.cast::<v8::Function>())
+        };
+        let namespace: v8::Global<v8::Value> = {
+            deno_core::scope!(scope, &mut self.js);
+            let local = v8::Local::new(scope, namespace);
+            v8::Global::new(scope, local.cast::<v8::Value>())
+        };
+        let js = &mut self.js;
+        self.tokio.block_on(async {
+            let call = js.call_with_args(&serve_module, &[namespace]);
+            js.with_event_loop_promise(call, PollEventLoopOptions::default()).await
+        })?;
+        Ok(self.js.op_state().borrow_mut().try_take::<ServeRequest>())
+    }
+
+    /// The request queue of this isolate once it serves HTTP.
+    pub(crate) fn http_queue(&self) -> Option<Rc<crate::ext::http::RequestQueue>> {
+        crate::ext::http::queue(&self.js.op_state().borrow())
+    }
+
+    /// The isolate and the event loop it runs on, for the server.
+    pub(crate) fn parts(&mut self) -> (&mut JsRuntime, &tokio::runtime::Runtime) {
+        (&mut self.js, &self.tokio)
     }
 }

@@ -2,4 +2,6 @@
 //! its JavaScript.
 
 pub(crate) mod python;
+pub(crate) mod http;
 pub(crate) mod runtime;
+pub(crate) mod web;

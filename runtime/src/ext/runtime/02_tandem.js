@@ -9,11 +9,10 @@ import {
   op_runtime_args,
   op_runtime_exit,
   op_runtime_main_module,
-  op_runtime_now,
 } from "ext:core/ops";
 import { console } from "ext:tandem_runtime/01_console.js";
 import { python } from "ext:tandem_python/01_python.js";
-import "ext:tandem_runtime/03_timers.js";
+import "ext:tandem_http/01_http.js";
 
 const env = {
   get(name) {
@@ -59,14 +58,6 @@ Object.defineProperty(globalThis, "Tandem", {
   enumerable: false,
   writable: false,
   configurable: false,
-});
-// A minimal `performance` (now() only) until the Web API extensions land.
-op_runtime_now();
-Object.defineProperty(globalThis, "performance", {
-  value: { now: () => op_runtime_now(), timeOrigin: Date.now() },
-  enumerable: false,
-  writable: true,
-  configurable: true,
 });
 Object.defineProperty(globalThis, "console", {
   value: console,

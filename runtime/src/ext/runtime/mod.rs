@@ -21,7 +21,7 @@ pub(crate) struct RuntimeInfo {
 
 deno_core::extension!(
     tandem_runtime,
-    deps = [tandem_python],
+    deps = [tandem_web, tandem_python, tandem_http],
     ops = [
         op_runtime_args,
         op_runtime_main_module,
@@ -31,7 +31,6 @@ deno_core::extension!(
         op_env_delete,
         op_env_list,
         op_host_call,
-        op_runtime_now,
     ],
     esm_entry_point = "ext:tandem_runtime/02_tandem.js",
     options = { info: RuntimeInfo },
@@ -40,24 +39,15 @@ deno_core::extension!(
     },
 );
 
-static ESM: [ExtensionFileSource; 3] = [
+static ESM: [ExtensionFileSource; 2] = [
     ExtensionFileSource::new("ext:tandem_runtime/01_console.js", ascii_str_include!("01_console.js")),
     ExtensionFileSource::new("ext:tandem_runtime/02_tandem.js", ascii_str_include!("02_tandem.js")),
-    ExtensionFileSource::new("ext:tandem_runtime/03_timers.js", ascii_str_include!("03_timers.js")),
 ];
 
 pub(crate) fn extension(info: RuntimeInfo) -> deno_core::Extension {
     let mut ext = tandem_runtime::init(info);
     ext.esm_files = Cow::Borrowed(&ESM);
     ext
-}
-
-/// Milliseconds since the process started, with sub-microsecond
-/// resolution, for `performance.now()`.
-#[op2(fast)]
-fn op_runtime_now() -> f64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START.get_or_init(std::time::Instant::now).elapsed().as_secs_f64() * 1000.0
 }
 
 #[op2]

@@ -1,0 +1,301 @@
+// The isolate's side of the HTTP server: pull request ids from Rust, give
+// the handler a Web-standard Request, send its Response back.
+//
+// Requests are objects of deno_fetch's Request class over a lazy inner
+// request: the URL and headers are only copied out of Rust when the
+// handler reads them. Responses built from a string (the common case)
+// leave by one fast op; others by their header list and body, streamed
+// when the body is a ReadableStream.
+
+import { core } from "ext:core/mod.js";
+import {
+  op_http_body_kind,
+  op_http_body_take,
+  op_http_close,
+  op_http_headers,
+  op_http_method,
+  op_http_next,
+  op_http_next_aborted,
+  op_http_next_ready,
+  op_http_read,
+  op_http_remote_addr,
+  op_http_respond,
+  op_http_respond_stream,
+  op_http_respond_text,
+  op_http_serve,
+  op_http_set_route,
+  op_http_url,
+  op_http_write,
+} from "ext:core/ops";
+
+const { InnerBody } = core.loadExtScript("ext:deno_fetch/22_body.js");
+const { abortRequest, fromInnerRequest, newInnerRequest } = core.loadExtScript(
+  "ext:deno_fetch/23_request.js",
+);
+const responses = core.loadExtScript("ext:deno_fetch/23_response.js");
+const { ReadableStream } = core.loadExtScript("ext:deno_web/06_streams.js");
+
+const {
+  Response,
+  toInnerResponse,
+  serveFastStatusKey,
+  serveFastBodyKey,
+  serveFastHeaderKindKey,
+  serveFastContentTypeKey,
+  serveFastConsumedKey,
+  SERVE_FAST_HEADER_DEFAULT_TEXT,
+  SERVE_FAST_HEADER_NONE,
+} = responses;
+
+// Requests being handled, by id, so that an abort from Rust (client gone,
+// handler timeout) can reach their AbortSignal.
+const inFlight = new Map();
+const requestIds = new WeakMap();
+let handler = null;
+let onError = null;
+
+function requestBody(id) {
+  switch (op_http_body_kind(id)) {
+    case 0:
+      return null;
+    case 1:
+      return new InnerBody({ body: op_http_body_take(id), consumed: false });
+    default:
+      return new InnerBody(
+        new ReadableStream({
+          type: "bytes",
+          async pull(controller) {
+            const chunk = await op_http_read(id);
+            if (chunk === null) {
+              controller.close();
+              controller.byobRequest?.respond(0);
+            } else {
+              controller.enqueue(chunk);
+            }
+          },
+        }),
+      );
+  }
+}
+
+function makeRequest(id) {
+  const method = op_http_method(id);
+  const inner = newInnerRequest(
+    method,
+    () => op_http_url(id),
+    () => op_http_headers(id),
+    method === "GET" || method === "HEAD" ? null : requestBody(id),
+    false,
+  );
+  const request = fromInnerRequest(inner, "immutable");
+  requestIds.set(request, id);
+  return request;
+}
+
+function makeInfo(id) {
+  let remoteAddr;
+  return {
+    get remoteAddr() {
+      if (remoteAddr === undefined) {
+        const addr = op_http_remote_addr(id);
+        const colon = addr.lastIndexOf(":");
+        remoteAddr = {
+          transport: "tcp",
+          hostname: addr.slice(0, colon).replace(/^\[|\]$/g, ""),
+          port: Number(addr.slice(colon + 1)),
+        };
+      }
+      return remoteAddr;
+    },
+  };
+}
+
+function errorResponse(id, error) {
+  const requestId = `${id}`;
+  if (onError !== null) {
+    try {
+      const response = onError(error, requestId);
+      if (response instanceof Response) return response;
+    } catch (e) {
+      error = e;
+    }
+  }
+  console.error(`error: request ${requestId} failed:`, error);
+  return Response.json({ error: "Internal Server Error", requestId }, { status: 500 });
+}
+
+function headerPairs(headerList) {
+  const pairs = new Array(headerList.length);
+  for (let i = 0; i < headerList.length; i++) {
+    pairs[i] = [headerList[i][0], headerList[i][1]];
+  }
+  return pairs;
+}
+
+async function streamBody(id, stream) {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const chunk = typeof value === "string" ? core.encode(value) : value;
+      if (!(await op_http_write(id, chunk))) {
+        await reader.cancel(new DOMException("the client disconnected", "AbortError"));
+        return;
+      }
+    }
+  } catch (error) {
+    console.error(`error: streaming the response of request ${id} failed:`, error);
+  } finally {
+    op_http_close(id);
+  }
+}
+
+function send(id, response) {
+  if (!(response instanceof Response)) {
+    response = errorResponse(
+      id,
+      new TypeError(
+        `the handler must return a Response (or a Promise of one), got ${response === null ? "null" : typeof response}`,
+      ),
+    );
+  }
+  const status = response[serveFastStatusKey];
+  if (status !== 0 && !response[serveFastConsumedKey]) {
+    const body = response[serveFastBodyKey];
+    if (typeof body === "string") {
+      const kind = response[serveFastHeaderKindKey];
+      const contentType = kind === SERVE_FAST_HEADER_NONE
+        ? ""
+        : kind === SERVE_FAST_HEADER_DEFAULT_TEXT
+        ? "text/plain;charset=UTF-8"
+        : response[serveFastContentTypeKey];
+      op_http_respond_text(id, status, contentType, body);
+      return;
+    }
+  }
+  const inner = toInnerResponse(response);
+  const headers = headerPairs(inner.headerList);
+  const body = inner.body;
+  if (body === null) {
+    op_http_respond(id, inner.status, headers, null);
+    return;
+  }
+  const content = body.streamOrStatic;
+  if (content instanceof ReadableStream) {
+    if (op_http_respond_stream(id, inner.status, headers)) {
+      streamBody(id, content);
+    } else {
+      content.cancel().catch(() => {});
+    }
+    return;
+  }
+  const bytes = typeof content.body === "string" ? core.encode(content.body) : content.body;
+  content.consumed = true;
+  op_http_respond(id, inner.status, headers, bytes);
+}
+
+function handle(id) {
+  let request;
+  try {
+    request = makeRequest(id);
+    inFlight.set(id, request);
+    const result = handler(request, makeInfo(id));
+    if (result !== null && typeof result === "object" && typeof result.then === "function") {
+      result.then(
+        (response) => finish(id, response),
+        (error) => finish(id, errorResponse(id, error)),
+      );
+      return;
+    }
+    finish(id, result);
+  } catch (error) {
+    finish(id, errorResponse(id, error));
+  }
+}
+
+function finish(id, response) {
+  inFlight.delete(id);
+  try {
+    send(id, response);
+  } catch (error) {
+    // The client went away, or the Response could not be sent (an invalid
+    // header, say): answer 500 if the request is still open.
+    try {
+      send(id, errorResponse(id, error));
+    } catch {
+      // The request is closed; nothing left to answer.
+    }
+  }
+}
+
+async function acceptLoop() {
+  for (;;) {
+    let id = op_http_next_ready();
+    if (id === 0) id = await op_http_next();
+    if (id === 0) return;
+    handle(id);
+  }
+}
+
+async function abortLoop() {
+  for (;;) {
+    const id = await op_http_next_aborted();
+    if (id === 0) return;
+    const request = inFlight.get(id);
+    if (request !== undefined) {
+      inFlight.delete(id);
+      abortRequest(request);
+    }
+  }
+}
+
+/**
+ * Serves `fetchHandler(request, info)` on this isolate. The server (port,
+ * host, workers, limits) is set up by the command line; `options.port` and
+ * `options.hostname` override its defaults.
+ */
+function serve(fetchHandler, options = {}) {
+  if (typeof fetchHandler !== "function") {
+    throw new TypeError(`serve() needs a handler function, got ${typeof fetchHandler}`);
+  }
+  op_http_serve({
+    port: options.port ?? null,
+    hostname: options.hostname ?? null,
+  });
+  handler = fetchHandler;
+  onError = typeof options.onError === "function" ? options.onError : null;
+  acceptLoop();
+  abortLoop();
+}
+
+/**
+ * Serves a module's default export when it is `{ fetch(req) }` or a
+ * function named `fetch`. Returns whether it did.
+ */
+function serveModule(namespace) {
+  const exported = namespace.default;
+  if (exported === null || exported === undefined) return false;
+  if (typeof exported === "function") {
+    if (exported.name !== "fetch") return false;
+    serve(exported);
+    return true;
+  }
+  if (typeof exported === "object" && typeof exported.fetch === "function") {
+    serve((request, info) => exported.fetch(request, info), {
+      port: exported.port,
+      hostname: exported.hostname,
+      onError: exported.onError?.bind(exported),
+    });
+    return true;
+  }
+  return false;
+}
+
+/** Labels the request's metrics with the route pattern that matched. */
+function setRoute(request, route) {
+  const id = requestIds.get(request);
+  if (id !== undefined) op_http_set_route(id, String(route));
+}
+
+globalThis[Symbol.for("tandem.http")] = { serve, serveModule, setRoute };

@@ -1,0 +1,93 @@
+//! The listening socket and the acceptor thread: accepts connections,
+//! hands each to the least busy worker, and turns SIGINT/SIGTERM into a
+//! graceful shutdown (a second signal exits at once).
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::sync::watch;
+
+use super::worker::Slot;
+use crate::error::Error;
+
+/// Binds a listening socket. `reuse_port` lets several server processes
+/// share the port (the kernel spreads connections between them).
+pub(crate) fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if address.is_ipv6() {
+        socket.set_only_v6(false).ok();
+    }
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Starts the acceptor thread. Setting `shutdown` to true (on a signal)
+/// tells the workers to stop.
+pub(crate) fn start(listener: std::net::TcpListener, slots: Vec<Slot>, shutdown: watch::Sender<bool>) -> Result<(), Error> {
+    std::thread::Builder::new()
+        .name("tandem-acceptor".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: cannot start the acceptor: {e}");
+                    std::process::exit(1);
+                }
+            };
+            runtime.block_on(accept_until_signal(listener, slots, shutdown));
+        })
+        .map_err(|e| Error::Server(format!("cannot start the acceptor thread: {e}")))?;
+    Ok(())
+}
+
+async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, shutdown: watch::Sender<bool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        eprintln!("error: cannot install signal handlers");
+        std::process::exit(1);
+    };
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot use the listening socket: {e}");
+            std::process::exit(1);
+        }
+    };
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => hand_over(stream, &slots),
+                // Out of file descriptors and the like: back off a little
+                // rather than spin.
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            },
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+        }
+    }
+    // Stop accepting: the socket closes, new connections are refused.
+    drop(listener);
+    let _ = shutdown.send(true);
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    eprintln!("second signal: exiting without waiting for in-flight requests");
+    std::process::exit(130);
+}
+
+fn hand_over(stream: tokio::net::TcpStream, slots: &[Slot]) {
+    let _ = stream.set_nodelay(true);
+    let Some(slot) = slots.iter().min_by_key(|slot| slot.open.load(Ordering::Relaxed)) else { return };
+    slot.open.fetch_add(1, Ordering::Relaxed);
+    if slot.connections.send(stream).is_err() {
+        slot.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,133 @@
+//! Process-wide Prometheus metrics (the `prometheus` crate): HTTP requests
+//! by route and status with latency histograms, and Python calls by
+//! function with errors and latency. Served as text at `/metrics`.
+
+use std::sync::OnceLock;
+
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Latency buckets from 50 µs to about 13 s: in-process Python calls take
+/// microseconds, model inference milliseconds.
+fn latency_buckets() -> Vec<f64> {
+    prometheus::exponential_buckets(0.00005, 2.0, 19).expect("valid bucket layout")
+}
+
+pub(crate) struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    http_in_flight: IntGauge,
+    python_calls: IntCounterVec,
+    python_errors: IntCounterVec,
+    python_duration: HistogramVec,
+}
+
+/// The counters of one Python function, looked up once per proxy and
+/// cached by the bridge so that a call pays no label lookup.
+pub(crate) struct CallMetrics {
+    pub(crate) calls: IntCounter,
+    pub(crate) errors: IntCounter,
+    pub(crate) duration: Histogram,
+}
+
+impl Metrics {
+    fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new("tandem_http_requests_total", "HTTP requests answered, by route pattern, method and status"),
+            &["route", "method", "status"],
+        )?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "tandem_http_request_duration_seconds",
+                "Time from a request's arrival to its response head, by route pattern",
+            )
+            .buckets(latency_buckets()),
+            &["route"],
+        )?;
+        let http_in_flight = IntGauge::new("tandem_http_requests_in_flight", "Requests being handled")?;
+        let python_calls = IntCounterVec::new(
+            Opts::new("tandem_python_calls_total", "Calls from TypeScript into Python, by function"),
+            &["function"],
+        )?;
+        let python_errors = IntCounterVec::new(
+            Opts::new("tandem_python_call_errors_total", "Calls into Python that raised, by function"),
+            &["function"],
+        )?;
+        let python_duration = HistogramVec::new(
+            HistogramOpts::new("tandem_python_call_duration_seconds", "Duration of calls into Python, by function")
+                .buckets(latency_buckets()),
+            &["function"],
+        )?;
+        registry.register(Box::new(http_requests.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
+        registry.register(Box::new(http_in_flight.clone()))?;
+        registry.register(Box::new(python_calls.clone()))?;
+        registry.register(Box::new(python_errors.clone()))?;
+        registry.register(Box::new(python_duration.clone()))?;
+        Ok(Self { registry, http_requests, http_duration, http_in_flight, python_calls, python_errors, python_duration })
+    }
+
+    /// The process's metrics.
+    pub(crate) fn get() -> &'static Metrics {
+        static METRICS: OnceLock<Metrics> = OnceLock::new();
+        METRICS.get_or_init(|| Metrics::new().expect("metric definitions are valid"))
+    }
+
+    pub(crate) fn request_started(&self) {
+        self.http_in_flight.inc();
+    }
+
+    pub(crate) fn request_ended(&self) {
+        self.http_in_flight.dec();
+    }
+
+    pub(crate) fn request_finished(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let buffer = itoa_status(status);
+        let status = std::str::from_utf8(&buffer).unwrap_or("0");
+        self.http_requests.with_label_values(&[route, method, status]).inc();
+        self.http_duration.with_label_values(&[route]).observe(seconds);
+    }
+
+    pub(crate) fn python_function(&self, name: &str) -> CallMetrics {
+        CallMetrics {
+            calls: self.python_calls.with_label_values(&[name]),
+            errors: self.python_errors.with_label_values(&[name]),
+            duration: self.python_duration.with_label_values(&[name]),
+        }
+    }
+
+    /// All metrics in Prometheus' text exposition format.
+    pub(crate) fn render(&self) -> String {
+        let mut out = Vec::new();
+        let encoder = prometheus::TextEncoder::new();
+        // Encoding into a Vec cannot fail.
+        let _ = encoder.encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+fn itoa_status(status: u16) -> [u8; 3] {
+    let s = status.min(999);
+    [b'0' + (s / 100) as u8, b'0' + (s / 10 % 10) as u8, b'0' + (s % 10) as u8]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_requests_and_python_calls() {
+        let metrics = Metrics::new().unwrap();
+        metrics.request_started();
+        metrics.request_finished("/users/:id", "GET", 404, 0.002);
+        metrics.request_ended();
+        let call = metrics.python_function("model.predict");
+        call.calls.inc();
+        call.duration.observe(0.0001);
+        let text = metrics.render();
+        assert!(text.contains(r#"tandem_http_requests_total{method="GET",route="/users/:id",status="404"} 1"#), "{text}");
+        assert!(text.contains(r#"tandem_python_calls_total{function="model.predict"} 1"#), "{text}");
+        assert!(text.contains("tandem_http_requests_in_flight 0"), "{text}");
+    }
+}

@@ -1,0 +1,155 @@
+//! The HTTP server behind `tandem run server.ts`: hyper 1.x on tokio, one
+//! JS isolate per worker thread, optional worker processes.
+//!
+//! How a request travels: the acceptor thread ([`acceptor`]) takes
+//! connections and hands each to the worker thread with the fewest open
+//! connections; the worker serves it with hyper ([`worker`]), queueing each
+//! request for its isolate (`ext::http`) and awaiting the reply with the
+//! configured limits. Python calls from any worker share the process's one
+//! interpreter; `--processes` ([`supervisor`]) runs several processes on
+//! one port with SO_REUSEPORT to use more cores for Python.
+
+pub(crate) mod acceptor;
+pub(crate) mod body;
+pub(crate) mod metrics;
+pub mod supervisor;
+pub(crate) mod worker;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::runtime::{Runtime, RuntimeOptions};
+
+/// Environment variable that makes a server process bind with
+/// SO_REUSEPORT; the supervisor sets it for the processes it starts.
+pub const REUSE_PORT_ENV: &str = "TANDEM_REUSE_PORT";
+
+/// How to serve: address, workers and limits.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Port; `None` takes the script's `serve({port})`, then `$PORT`, then 3000.
+    pub port: Option<u16>,
+    /// Interface; `None` takes the script's `serve({hostname})`, then 127.0.0.1.
+    pub host: Option<String>,
+    /// Isolate threads in this process.
+    pub workers: usize,
+    /// Largest request body accepted (413 above it).
+    pub max_body_bytes: u64,
+    /// Time a client has to send a request's headers.
+    pub header_timeout: Duration,
+    /// Time a handler has to produce a response head (503 after it).
+    pub handler_timeout: Duration,
+    /// Time in-flight requests get to finish after SIGINT/SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// Path answered with Prometheus metrics by the server itself (`None`: off).
+    pub metrics_path: Option<String>,
+    /// Path answered `{"status":"ok"}` by the server itself (`None`: off).
+    pub health_path: Option<String>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            port: None,
+            host: None,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_body_bytes: 10 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            handler_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(30),
+            metrics_path: Some("/metrics".into()),
+            health_path: Some("/health".into()),
+        }
+    }
+}
+
+/// The port when neither the command line nor the script names one.
+pub const DEFAULT_PORT: u16 = 3000;
+
+fn listen_address(options: &ServerOptions, request: &crate::ext::http::ServeRequest) -> Result<SocketAddr, Error> {
+    let port = match options.port.or(request.port) {
+        Some(port) => port,
+        None => match std::env::var("PORT") {
+            Ok(value) => value.parse().map_err(|_| {
+                Error::Server(format!("$PORT is {value:?}, not a port number: set it to 0-65535 or pass --port"))
+            })?,
+            Err(_) => DEFAULT_PORT,
+        },
+    };
+    let host = options.host.clone().or_else(|| request.hostname.clone()).unwrap_or_else(|| "127.0.0.1".into());
+    let ip = if host == "localhost" { "127.0.0.1".to_string() } else { host.trim_matches(['[', ']']).to_string() };
+    let ip = ip
+        .parse()
+        .map_err(|_| Error::Server(format!("--host {host:?} is not an IP address (use e.g. 127.0.0.1, 0.0.0.0 or ::)")))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// Runs `main` as a program. If it serves HTTP (a default export with
+/// `fetch`, or a `serve()` call), starts the server with `options.workers`
+/// isolates, each built from `make_options()` and loading `main`, and
+/// returns after a graceful shutdown; otherwise runs its event loop to the
+/// end.
+pub fn run_program<F>(main: &Path, make_options: F, options: ServerOptions) -> Result<(), Error>
+where
+    F: Fn() -> RuntimeOptions + Send + Sync + 'static,
+{
+    let mut runtime = Runtime::new(make_options())?;
+    let module = runtime.load_module(main)?;
+    let Some(request) = runtime.take_serve_request(&module)? else {
+        return runtime.run_event_loop();
+    };
+    let address = listen_address(&options, &request)?;
+    let reuse_port = std::env::var_os(REUSE_PORT_ENV).is_some();
+    let listener = acceptor::bind(address, reuse_port)
+        .map_err(|e| Error::Server(format!("cannot listen on {address}: {e}")))?;
+    let address = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
+
+    let config = Arc::new(options);
+    let make_options = Arc::new(make_options);
+    let mut slots = Vec::new();
+    let mut threads = Vec::new();
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    for index in 1..config.workers.max(1) {
+        let (slot, handle) = worker::spawn(
+            index,
+            main.to_path_buf(),
+            make_options.clone(),
+            config.clone(),
+            shutdown_rx.clone(),
+            ready_tx.clone(),
+        )?;
+        slots.push(slot);
+        threads.push(handle);
+    }
+    drop(ready_tx);
+    for result in ready_rx {
+        result?;
+    }
+    let (slot0, connections0) = worker::Slot::new();
+    slots.insert(0, slot0);
+    acceptor::start(listener, slots, shutdown_tx)?;
+
+    println!("Listening on http://{}/", display_address(address));
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    worker::serve(&mut runtime, connections0, shutdown_rx, config)?;
+    for thread in threads {
+        match thread.join() {
+            Ok(result) => result?,
+            Err(_) => return Err(Error::Server("a worker thread panicked".into())),
+        }
+    }
+    Ok(())
+}
+
+fn display_address(address: SocketAddr) -> String {
+    match address {
+        SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip(), v6.port()),
+        SocketAddr::V4(v4) => v4.to_string(),
+    }
+}

@@ -1,0 +1,123 @@
+//! `--processes N`: a supervisor that runs N server processes on one port
+//! (each binds with SO_REUSEPORT and has its own isolates and Python
+//! interpreter, so Python-bound work uses every core), restarts a process
+//! that dies, and turns SIGINT/SIGTERM into a graceful shutdown of all of
+//! them, as gunicorn's and granian's masters do.
+
+use std::ffi::OsString;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::REUSE_PORT_ENV;
+use crate::error::Error;
+
+/// A process that keeps dying within this time of its start counts as a
+/// crash loop; after [`MAX_QUICK_CRASHES`] in a row the supervisor gives up.
+const QUICK_CRASH: Duration = Duration::from_secs(2);
+const MAX_QUICK_CRASHES: u32 = 5;
+
+/// Picks a free port for `--port 0`, so that every process binds the same one.
+pub fn pick_port(host: &str) -> Result<u16, Error> {
+    let listener = std::net::TcpListener::bind((host, 0))
+        .map_err(|e| Error::Server(format!("cannot find a free port on {host}: {e}")))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| Error::Server(e.to_string()))
+}
+
+struct Process {
+    child: Child,
+    started: Instant,
+    quick_crashes: u32,
+}
+
+/// Runs `processes` copies of this program with `args` until a signal,
+/// then waits up to `shutdown_timeout` (plus a grace second) for them.
+pub fn supervise(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Server(format!("cannot start the supervisor: {e}")))?;
+    runtime.block_on(run(processes, args, shutdown_timeout))
+}
+
+fn spawn(index: usize, args: &[OsString]) -> Result<Child, Error> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(|e| Error::Server(format!("cannot find the tandem binary: {e}")))?;
+    Command::new(exe)
+        .args(args)
+        .env(REUSE_PORT_ENV, "1")
+        .env("TANDEM_PROCESS_INDEX", index.to_string())
+        // Its own process group: a terminal's Ctrl-C reaches only the
+        // supervisor, which forwards one SIGTERM (a second signal would
+        // make a process exit without draining).
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::Server(format!("cannot start server process {index}: {e}")))
+}
+
+async fn run(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) -> Result<(), Error> {
+    let signal_error = |e: std::io::Error| Error::Server(format!("cannot install signal handlers: {e}"));
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut children = Vec::with_capacity(processes);
+    for index in 0..processes {
+        children.push(Process { child: spawn(index, &args)?, started: Instant::now(), quick_crashes: 0 });
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+            _ = tick.tick() => {}
+        }
+        for (index, process) in children.iter_mut().enumerate() {
+            let Ok(Some(status)) = process.child.try_wait() else { continue };
+            let quick = process.started.elapsed() < QUICK_CRASH;
+            let quick_crashes = if quick { process.quick_crashes + 1 } else { 0 };
+            if quick_crashes >= MAX_QUICK_CRASHES {
+                stop_all(&mut children, shutdown_timeout).await;
+                return Err(Error::Server(format!(
+                    "server process {index} exited ({status}) {MAX_QUICK_CRASHES} times right after starting; giving up"
+                )));
+            }
+            eprintln!("server process {index} (pid {}) exited ({status}); restarting it", process.child.id());
+            if quick {
+                tokio::time::sleep(QUICK_CRASH / 2).await;
+            }
+            *process = Process { child: spawn(index, &args)?, started: Instant::now(), quick_crashes };
+        }
+    }
+    stop_all(&mut children, shutdown_timeout).await;
+    Ok(())
+}
+
+/// SIGTERM to every process, then waits; SIGKILL to any still running
+/// after the deadline.
+async fn stop_all(children: &mut [Process], shutdown_timeout: Duration) {
+    for process in children.iter() {
+        // SAFETY: kill(2) with a pid we spawned and have not reaped yet
+        // (a reaped child is skipped by try_wait below).
+        unsafe { libc::kill(process.child.id() as libc::pid_t, libc::SIGTERM) };
+    }
+    let deadline = Instant::now() + shutdown_timeout + Duration::from_secs(1);
+    loop {
+        let mut running = 0;
+        for process in children.iter_mut() {
+            if matches!(process.child.try_wait(), Ok(None)) {
+                running += 1;
+            }
+        }
+        if running == 0 {
+            return;
+        }
+        if Instant::now() >= deadline {
+            for process in children.iter_mut() {
+                let _ = process.child.kill();
+                let _ = process.child.wait();
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
