@@ -8,6 +8,7 @@
 //! | `./model.py`              | the Python file, executed once per process  |
 //! | `python:sklearn.cluster`  | an installed Python module or package       |
 //! | `tandem:python`           | the runtime's Python helpers (`kwargs`, …)  |
+//! | `tandem:http`             | serve(), Router, middleware (ts/http.ts)    |
 //!
 //! A Python import becomes a small generated ES module whose named exports
 //! are the module's public attributes and whose default export is the
@@ -42,6 +43,10 @@ const pyImport = python.import;
 export { pyImport as import };
 export default python;
 "#;
+
+/// Source of `tandem:http` (router, middleware, serve), TypeScript shipped
+/// in the binary.
+const TANDEM_HTTP_MODULE: &str = include_str!("../../ts/http.ts");
 
 #[derive(Default)]
 pub(crate) struct TandemModuleLoader {
@@ -132,8 +137,16 @@ impl TandemModuleLoader {
             "python" => python_module(specifier, &specifier.as_str()["python:".len()..]),
             "tandem" => match specifier.path() {
                 "python" => Ok(js_module(specifier, TANDEM_PYTHON_MODULE.to_string())),
+                "http" => {
+                    let out = transpile::transpile(specifier, MediaType::TypeScript, TANDEM_HTTP_MODULE.to_string())
+                        .map_err(error)?;
+                    if let Some(map) = out.source_map {
+                        self.source_maps.borrow_mut().insert(specifier.to_string(), map);
+                    }
+                    Ok(js_module(specifier, out.code))
+                }
                 other => Err(error(format!(
-                    "unknown runtime module 'tandem:{other}'{}; available: tandem:python",
+                    "unknown runtime module 'tandem:{other}'{}; available: tandem:python, tandem:http",
                     referrer_text(referrer)
                 ))),
             },

@@ -17,6 +17,7 @@ import {
   op_http_next,
   op_http_next_aborted,
   op_http_next_ready,
+  op_http_rate_limit,
   op_http_read,
   op_http_remote_addr,
   op_http_respond,
@@ -298,4 +299,9 @@ function setRoute(request, route) {
   if (id !== undefined) op_http_set_route(id, String(route));
 }
 
-globalThis[Symbol.for("tandem.http")] = { serve, serveModule, setRoute };
+globalThis[Symbol.for("tandem.http")] = {
+  serve,
+  serveModule,
+  setRoute,
+  rateLimit: op_http_rate_limit,
+};

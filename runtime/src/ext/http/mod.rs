@@ -171,6 +171,7 @@ deno_core::extension!(
         op_http_respond_stream,
         op_http_write,
         op_http_close,
+        op_http_rate_limit,
     ],
 );
 
@@ -463,5 +464,38 @@ async fn op_http_write(state: Rc<RefCell<OpState>>, #[smi] id: u32, #[buffer] ch
 fn op_http_close(state: &OpState, #[smi] id: u32) {
     if let Some(queue) = queue(state) {
         queue.remove(id);
+    }
+}
+
+/// A token bucket of the rate limiter.
+struct Bucket {
+    tokens: f64,
+    updated: std::time::Instant,
+}
+
+/// Takes one token from the bucket `key` (shared by every worker thread of
+/// the process). Returns 0 when the request may go ahead, else the seconds
+/// until a token is back.
+#[op2(fast)]
+fn op_http_rate_limit(#[string] key: &str, capacity: f64, refill_per_second: f64) -> f64 {
+    use std::sync::{Mutex, OnceLock};
+    static BUCKETS: OnceLock<Mutex<HashMap<String, Bucket>>> = OnceLock::new();
+    let now = std::time::Instant::now();
+    let mut buckets = BUCKETS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let refill = |bucket: &Bucket| {
+        (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * refill_per_second).min(capacity)
+    };
+    if buckets.len() >= 100_000 {
+        // Forget clients whose buckets are full again: they are as new.
+        buckets.retain(|_, bucket| refill(bucket) < capacity);
+    }
+    let bucket = buckets.entry(key.to_string()).or_insert(Bucket { tokens: capacity, updated: now });
+    bucket.tokens = refill(bucket);
+    bucket.updated = now;
+    if bucket.tokens >= 1.0 {
+        bucket.tokens -= 1.0;
+        0.0
+    } else {
+        (1.0 - bucket.tokens) / refill_per_second
     }
 }

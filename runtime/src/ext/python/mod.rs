@@ -15,6 +15,7 @@ use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+use crate::server::metrics::{CallMetrics, Metrics};
 use crate::python::bridge::{Bridge, PendingError, WrapKind};
 use crate::python::convert::{ToJs, ToPy};
 use crate::python::js_function::{self, JsValueRef};
@@ -155,7 +156,14 @@ fn op_py_call<'s>(
             Ok(t) => t,
             Err(e) => return bridge.fail(scope, PendingError::Python(e)),
         };
+        let metrics = call_metrics(bridge, id, &callable);
+        let started = std::time::Instant::now();
         let result = callable.call(args, kwargs.as_ref());
+        metrics.duration.observe(started.elapsed().as_secs_f64());
+        metrics.calls.inc();
+        if result.is_err() {
+            metrics.errors.inc();
+        }
         to_js(scope, bridge, result, || format!("return value of {}()", callable_name(&callable)))
     })
 }
@@ -329,7 +337,24 @@ fn op_py_next<'s>(
 /// Takes the `Python` token to prove the GIL is held: dropping a `Py` then
 /// decrefs at once instead of queueing the decref for later.
 fn drop_handle(_py: Python<'_>, bridge: &Bridge, id: u32) {
+    bridge.call_metrics.borrow_mut().remove(&id);
     drop(bridge.handles.take(id));
+}
+
+/// The metrics of the function behind handle `id`, labelled
+/// `module.qualname` and looked up once per handle.
+fn call_metrics(bridge: &Bridge, id: u32, callable: &Bound<'_, PyAny>) -> Rc<CallMetrics> {
+    bridge
+        .call_metrics
+        .borrow_mut()
+        .entry(id)
+        .or_insert_with(|| {
+            let module = callable.getattr("__module__").map(|m| m.to_string()).unwrap_or_default();
+            let name = callable_name(callable);
+            let label = if module.is_empty() || module == "None" { name } else { format!("{module}.{name}") };
+            Rc::new(Metrics::get().python_function(&label))
+        })
+        .clone()
 }
 
 /// Called by the FinalizationRegistry when a proxy is collected.

@@ -1,0 +1,625 @@
+// tandem:http: serving, a router and middleware for Tandem HTTP servers.
+//
+//   import { Router, cors, logger, serve } from "tandem:http";
+//   const app = new Router();
+//   app.use(logger(), cors());
+//   app.get("/users/:id", (c) => ({ id: c.params.id }));
+//   export default app;            // or: serve(app)
+//
+// Middleware follows the onion model: `(c, next) => Response`, code before
+// `await next()` runs on the way in, code after it on the way out, and a
+// middleware that returns without calling `next` answers by itself.
+
+// deno-lint-ignore-file no-explicit-any
+
+const internal = (globalThis as any)[Symbol.for("tandem.http")];
+const python = (globalThis as any)[Symbol.for("tandem.python")]?.python;
+
+export type Handler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+export interface ServeInfo {
+  readonly remoteAddr: { transport: "tcp"; hostname: string; port: number };
+}
+export interface ServeOptions {
+  /** Port (the command line's --port wins). */
+  port?: number;
+  /** Interface (the command line's --host wins). */
+  hostname?: string;
+}
+
+/** Serves a fetch handler or a Router. Call it at module load. */
+export function serve(handler: Handler | { fetch: Handler }, options?: ServeOptions): void;
+export function serve(options: ServeOptions, handler: Handler | { fetch: Handler }): void;
+export function serve(a: any, b?: any): void {
+  const [handler, options] = typeof a === "function" || typeof a?.fetch === "function" ? [a, b] : [b, a];
+  const fetch = typeof handler === "function" ? handler : handler?.fetch?.bind(handler);
+  if (typeof fetch !== "function") {
+    throw new TypeError("serve() needs a handler: a function (request) => Response, or an object with fetch()");
+  }
+  internal.serve(fetch, options ?? {});
+}
+
+/** An error with an HTTP status; the router answers it as JSON. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: HeadersInit,
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+/** A JSON response. */
+export function json(data: unknown, init?: number | ResponseInit): Response {
+  return Response.json(data, typeof init === "number" ? { status: init } : init);
+}
+
+let requestCounter = 0;
+const requestPrefix = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, "0");
+
+/** What handlers and middleware get for one request. */
+export class Context {
+  /** Path parameters: `/users/:id` gives `params.id`; a wildcard gives `params["*"]`. */
+  params: Record<string, string> = {};
+  /** The matched route pattern (`/users/:id`), or "" when none matched. */
+  route = "";
+  /** Per-request values middleware shares with handlers (e.g. `state.user`). */
+  readonly state: Record<string, unknown> = {};
+  /** Id of this request (from X-Request-Id, or generated). */
+  requestId: string;
+  #url: URL | undefined;
+  #body: Promise<unknown> | undefined;
+  #validated = false;
+
+  constructor(readonly request: Request, readonly info: ServeInfo) {
+    const given = request.headers.get("x-request-id");
+    this.requestId = given !== null && /^[\w.:-]{1,128}$/.test(given)
+      ? given
+      : `${requestPrefix}-${(++requestCounter).toString(16)}`;
+  }
+
+  get req(): Request {
+    return this.request;
+  }
+
+  get url(): URL {
+    return (this.#url ??= new URL(this.request.url));
+  }
+
+  get query(): URLSearchParams {
+    return this.url.searchParams;
+  }
+
+  /** The request body parsed as JSON (once); malformed JSON is a 400. */
+  body<T = any>(): Promise<T> {
+    this.#body ??= this.request.text().then((text) => {
+      if (text.trim() === "") {
+        throw new HttpError(400, "the request body is empty: send a JSON document");
+      }
+      try {
+        return JSON.parse(text);
+      } catch (e) {
+        throw new HttpError(400, `the request body is not valid JSON: ${(e as Error).message}`);
+      }
+    });
+    return this.#body as Promise<T>;
+  }
+
+  /** A JSON response (status 200 unless given). */
+  json(data: unknown, status = 200, headers?: HeadersInit): Response {
+    return Response.json(data, headers === undefined ? { status } : { status, headers });
+  }
+
+  /** A text response. */
+  text(text: string, status = 200, headers?: HeadersInit): Response {
+    return new Response(text, headers === undefined ? { status } : { status, headers });
+  }
+
+  /** Set by validate(): the body passed its schema. */
+  get validated(): boolean {
+    return this.#validated;
+  }
+
+  /** @internal */
+  markValidated(): void {
+    this.#validated = true;
+  }
+}
+
+export type Next = () => Promise<Response>;
+export type Middleware = (c: Context, next: Next) => Response | Promise<Response>;
+/** A route handler: returns a Response, or a value sent as JSON (a string as text). */
+export type RouteHandler = (c: Context, next: Next) => unknown;
+
+interface Route {
+  method: string;
+  pattern: string;
+  segments: string[];
+  handlers: RouteHandler[];
+}
+
+export interface RouterOptions {
+  /**
+   * Python exception types answered with a 4xx instead of 500, e.g.
+   * `{ ValueError: 400, KeyError: 404, PermissionError: 403 }`.
+   */
+  pythonErrors?: Record<string, number>;
+}
+
+function toResponse(value: unknown): Response {
+  if (value instanceof Response) return value;
+  if (value === undefined) return new Response(null, { status: 204 });
+  if (typeof value === "string") return new Response(value);
+  return Response.json(value);
+}
+
+function splitPath(path: string): string[] {
+  return path.split("/").filter((s) => s !== "");
+}
+
+/**
+ * Routes by method and path, in the spirit of Fastify: `/users/:id`
+ * parameters, a trailing `*` wildcard, 404 for unknown paths, 405 with an
+ * Allow header for known paths with another method, JSON errors.
+ */
+export class Router {
+  readonly #routes: Route[] = [];
+  readonly #middleware: Middleware[] = [];
+  readonly #pythonErrors: Record<string, number>;
+
+  constructor(options: RouterOptions = {}) {
+    this.#pythonErrors = options.pythonErrors ?? {};
+    this.fetch = this.fetch.bind(this);
+  }
+
+  /** Adds middleware that runs for every request, in order. */
+  use(...middleware: Middleware[]): this {
+    this.#middleware.push(...middleware);
+    return this;
+  }
+
+  /** Adds a route; `method` "*" matches every method. */
+  on(method: string, pattern: string, ...handlers: RouteHandler[]): this {
+    if (!pattern.startsWith("/")) throw new TypeError(`route pattern ${JSON.stringify(pattern)} must start with "/"`);
+    if (handlers.length === 0) throw new TypeError(`route ${method} ${pattern} has no handler`);
+    const segments = splitPath(pattern);
+    const star = segments.indexOf("*");
+    if (star !== -1 && star !== segments.length - 1) {
+      throw new TypeError(`route pattern ${JSON.stringify(pattern)}: "*" may only be the last segment`);
+    }
+    this.#routes.push({ method: method.toUpperCase(), pattern, segments, handlers });
+    return this;
+  }
+
+  get(pattern: string, ...handlers: RouteHandler[]): this {
+    return this.on("GET", pattern, ...handlers);
+  }
+  post(pattern: string, ...handlers: RouteHandler[]): this {
+    return this.on("POST", pattern, ...handlers);
+  }
+  put(pattern: string, ...handlers: RouteHandler[]): this {
+    return this.on("PUT", pattern, ...handlers);
+  }
+  patch(pattern: string, ...handlers: RouteHandler[]): this {
+    return this.on("PATCH", pattern, ...handlers);
+  }
+  delete(pattern: string, ...handlers: RouteHandler[]): this {
+    return this.on("DELETE", pattern, ...handlers);
+  }
+  all(pattern: string, ...handlers: RouteHandler[]): this {
+    return this.on("*", pattern, ...handlers);
+  }
+
+  #match(path: string): { route: Route; params: Record<string, string> }[] {
+    const parts = splitPath(path);
+    const found = [];
+    for (const route of this.#routes) {
+      const params = matchSegments(route.segments, parts);
+      if (params !== null) found.push({ route, params });
+    }
+    return found;
+  }
+
+  /** The fetch handler: `export default router` or `serve(router)`. */
+  async fetch(request: Request, info: ServeInfo): Promise<Response> {
+    const c = new Context(request, info);
+    try {
+      return await this.#run(c, 0);
+    } catch (error) {
+      return this.#errorResponse(c, error);
+    }
+  }
+
+  #run(c: Context, index: number): Promise<Response> {
+    if (index < this.#middleware.length) {
+      const middleware = this.#middleware[index];
+      let called = false;
+      const next = () => {
+        if (called) return Promise.reject(new Error("next() called twice in one middleware"));
+        called = true;
+        return this.#run(c, index + 1).catch((error) => this.#errorResponse(c, error));
+      };
+      return Promise.resolve(middleware(c, next));
+    }
+    return this.#dispatch(c);
+  }
+
+  async #dispatch(c: Context): Promise<Response> {
+    const method = c.request.method;
+    const matches = this.#match(c.url.pathname);
+    const hit = matches.find((m) => m.route.method === method || m.route.method === "*") ??
+      (method === "HEAD" ? matches.find((m) => m.route.method === "GET") : undefined);
+    if (hit === undefined) {
+      if (matches.length === 0) {
+        throw new HttpError(404, `no route for ${method} ${c.url.pathname}`);
+      }
+      const allow = [...new Set(matches.flatMap((m) => m.route.method === "GET" ? ["GET", "HEAD"] : [m.route.method]))];
+      throw new HttpError(405, `${method} is not allowed on ${c.url.pathname}; allowed: ${allow.join(", ")}`, undefined, {
+        allow: allow.join(", "),
+      });
+    }
+    c.params = hit.params;
+    c.route = hit.route.pattern;
+    internal.setRoute(c.request, hit.route.pattern);
+    const handlers = hit.route.handlers;
+    const step = async (i: number): Promise<Response> => toResponse(await handlers[i](c, () => step(i + 1)));
+    return step(0);
+  }
+
+  #errorResponse(c: Context, error: unknown): Response {
+    const requestId = c.requestId;
+    if (error instanceof HttpError) {
+      const body: Record<string, unknown> = { error: error.message, requestId };
+      if (error.details !== undefined) body.details = error.details;
+      const headers = new Headers(error.headers);
+      headers.set("x-request-id", requestId);
+      return Response.json(body, { status: error.status, headers });
+    }
+    if (python !== undefined && error instanceof python.PythonError) {
+      const status = this.#pythonErrors[(error as any).pythonType];
+      if (status !== undefined) {
+        return Response.json(
+          { error: (error as any).pythonMessage, type: (error as any).pythonType, requestId },
+          { status, headers: { "x-request-id": requestId } },
+        );
+      }
+    }
+    console.error(JSON.stringify({
+      time: new Date().toISOString(),
+      level: "error",
+      requestId,
+      method: c.request.method,
+      path: c.url.pathname,
+      error: String(error),
+      stack: (error as Error)?.stack,
+      pythonTraceback: (error as any)?.pythonTraceback,
+    }));
+    return Response.json({ error: "Internal Server Error", requestId }, {
+      status: 500,
+      headers: { "x-request-id": requestId },
+    });
+  }
+}
+
+function matchSegments(pattern: string[], parts: string[]): Record<string, string> | null {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const segment = pattern[i];
+    if (segment === "*") {
+      params["*"] = parts.slice(i).map(decodeSegment).join("/");
+      return params;
+    }
+    if (i >= parts.length) return null;
+    if (segment.startsWith(":")) {
+      params[segment.slice(1)] = decodeSegment(parts[i]);
+    } else if (segment !== parts[i]) {
+      return null;
+    }
+  }
+  return pattern.length === parts.length ? params : null;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `malformed percent-encoding in path segment ${JSON.stringify(segment)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Middleware
+
+/** Reads X-Request-Id (or generates one) and echoes it on the response. */
+export function requestId(): Middleware {
+  return async (c, next) => {
+    const response = await next();
+    return withHeader(response, "x-request-id", c.requestId);
+  };
+}
+
+function withHeader(response: Response, name: string, value: string): Response {
+  try {
+    response.headers.set(name, value);
+    return response;
+  } catch {
+    // Immutable headers (e.g. a Response from fetch()): copy.
+    const copy = new Response(response.body, response);
+    copy.headers.set(name, value);
+    return copy;
+  }
+}
+
+export interface LoggerOptions {
+  /** Where lines go (default: console.log). */
+  write?: (line: string) => void;
+}
+
+/** One JSON line per request: time, method, path, status, duration, request id. */
+export function logger(options: LoggerOptions = {}): Middleware {
+  const write = options.write ?? ((line: string) => console.log(line));
+  return async (c, next) => {
+    const started = performance.now();
+    let status = 500;
+    try {
+      const response = await next();
+      status = response.status;
+      return response;
+    } finally {
+      write(JSON.stringify({
+        time: new Date().toISOString(),
+        method: c.request.method,
+        path: c.url.pathname,
+        route: c.route,
+        status,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        requestId: c.requestId,
+      }));
+    }
+  };
+}
+
+export interface CorsOptions {
+  /** Allowed origins: "*" (default), a list, or a predicate. */
+  origin?: "*" | string[] | ((origin: string) => boolean);
+  methods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  credentials?: boolean;
+  /** Seconds a browser may cache a preflight answer. */
+  maxAge?: number;
+}
+
+/** CORS headers, and answers to preflight (OPTIONS) requests. */
+export function cors(options: CorsOptions = {}): Middleware {
+  const methods = (options.methods ?? ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]).join(", ");
+  const allowed = (origin: string): string | null => {
+    const rule = options.origin ?? "*";
+    if (rule === "*") return options.credentials ? origin : "*";
+    if (Array.isArray(rule)) return rule.includes(origin) ? origin : null;
+    return rule(origin) ? origin : null;
+  };
+  return async (c, next) => {
+    const origin = c.request.headers.get("origin");
+    if (origin === null) return next();
+    const allowOrigin = allowed(origin);
+    const preflight = c.request.method === "OPTIONS" && c.request.headers.has("access-control-request-method");
+    if (preflight) {
+      if (allowOrigin === null) return new Response(null, { status: 403 });
+      const headers = new Headers({
+        "access-control-allow-origin": allowOrigin,
+        "access-control-allow-methods": methods,
+        "vary": "Origin, Access-Control-Request-Headers",
+      });
+      const allowHeaders = options.allowHeaders?.join(", ") ??
+        c.request.headers.get("access-control-request-headers");
+      if (allowHeaders) headers.set("access-control-allow-headers", allowHeaders);
+      if (options.credentials) headers.set("access-control-allow-credentials", "true");
+      if (options.maxAge !== undefined) headers.set("access-control-max-age", String(options.maxAge));
+      return new Response(null, { status: 204, headers });
+    }
+    let response = await next();
+    if (allowOrigin === null) return response;
+    response = withHeader(response, "access-control-allow-origin", allowOrigin);
+    if (allowOrigin !== "*") response = withHeader(response, "vary", "Origin");
+    if (options.credentials) response = withHeader(response, "access-control-allow-credentials", "true");
+    if (options.exposeHeaders?.length) {
+      response = withHeader(response, "access-control-expose-headers", options.exposeHeaders.join(", "));
+    }
+    return response;
+  };
+}
+
+export interface RateLimitOptions {
+  /** Requests a client may make in a burst (the bucket's size). */
+  capacity: number;
+  /** Tokens added back per second. */
+  refillPerSecond: number;
+  /** The client's key (default: its address). */
+  key?: (c: Context) => string;
+  /** Keeps limiters with the same options apart. */
+  name?: string;
+}
+
+let limiterCount = 0;
+
+/**
+ * Token-bucket rate limiting per key (default: client address), shared by
+ * every worker thread of the process; 429 with Retry-After when empty.
+ */
+export function rateLimit(options: RateLimitOptions): Middleware {
+  if (!(options.capacity >= 1) || !(options.refillPerSecond > 0)) {
+    throw new RangeError("rateLimit() needs capacity >= 1 and refillPerSecond > 0");
+  }
+  const name = options.name ?? `limiter-${++limiterCount}`;
+  const keyOf = options.key ?? ((c: Context) => c.info.remoteAddr.hostname);
+  return (c, next) => {
+    const wait = internal.rateLimit(`${name}\u0000${keyOf(c)}`, options.capacity, options.refillPerSecond);
+    if (wait > 0) {
+      throw new HttpError(429, "too many requests: slow down", undefined, {
+        "retry-after": String(Math.max(1, Math.ceil(wait))),
+      });
+    }
+    return next();
+  };
+}
+
+export interface AuthOptions {
+  /** Accepted API keys, sent in the X-API-Key header. */
+  apiKeys?: string[];
+  /** Accepted bearer tokens (Authorization: Bearer <token>). */
+  bearerTokens?: string[];
+  /** Checks a credential; returns the principal (stored in c.state.user) or null. */
+  verify?: (credential: string, scheme: "api-key" | "bearer") => unknown;
+  /** Paths that need no credentials (e.g. "/health"). */
+  public?: string[];
+}
+
+/**
+ * API-key and bearer-token authentication: 401 (with WWW-Authenticate)
+ * when no credential is sent, 403 when it is not accepted.
+ */
+export function auth(options: AuthOptions): Middleware {
+  const keys = new Set(options.apiKeys ?? []);
+  const tokens = new Set(options.bearerTokens ?? []);
+  const open = new Set(options.public ?? []);
+  return async (c, next) => {
+    if (open.has(c.url.pathname) || c.request.method === "OPTIONS") return next();
+    const apiKey = c.request.headers.get("x-api-key");
+    const authorization = c.request.headers.get("authorization");
+    const bearer = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? null;
+    if (apiKey === null && bearer === null) {
+      throw new HttpError(
+        401,
+        "authentication required: send an X-API-Key header or Authorization: Bearer <token>",
+        undefined,
+        { "www-authenticate": 'Bearer realm="tandem"' },
+      );
+    }
+    const [credential, scheme] = apiKey !== null ? [apiKey, "api-key" as const] : [bearer!, "bearer" as const];
+    let principal: unknown = null;
+    if (scheme === "api-key" ? keys.has(credential) : tokens.has(credential)) {
+      principal = { scheme };
+    } else if (options.verify !== undefined) {
+      principal = await options.verify(credential, scheme);
+    }
+    if (principal === null || principal === undefined || principal === false) {
+      throw new HttpError(403, `the ${scheme === "api-key" ? "API key" : "bearer token"} is not valid`);
+    }
+    c.state.user = principal;
+    return next();
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+export type FieldSchema =
+  & { optional?: boolean; nullable?: boolean }
+  & (
+    | { type: "string"; minLength?: number; maxLength?: number; pattern?: string; enum?: string[] }
+    | { type: "number" | "integer"; minimum?: number; maximum?: number }
+    | { type: "boolean" }
+    | { type: "array"; items?: FieldSchema; minItems?: number; maxItems?: number }
+    | { type: "object"; properties?: Schema }
+  );
+export type Schema = Record<string, FieldSchema>;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Checks `value` against `schema`; returns every failing field. */
+export function check(schema: Schema, value: unknown, path = ""): FieldError[] {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return [{ field: path || "(body)", message: "must be a JSON object" }];
+  }
+  const errors: FieldError[] = [];
+  for (const [name, field] of Object.entries(schema)) {
+    checkField(field, (value as Record<string, unknown>)[name], path ? `${path}.${name}` : name, errors);
+  }
+  return errors;
+}
+
+function checkField(schema: FieldSchema, value: unknown, field: string, errors: FieldError[]): void {
+  const fail = (message: string) => errors.push({ field, message });
+  if (value === undefined) {
+    if (!schema.optional) fail("is required");
+    return;
+  }
+  if (value === null) {
+    if (!schema.nullable) fail(`must be ${article(schema.type)}, not null`);
+    return;
+  }
+  switch (schema.type) {
+    case "string":
+      if (typeof value !== "string") return void fail(`must be a string, got ${describe(value)}`);
+      if (schema.minLength !== undefined && value.length < schema.minLength) {
+        fail(`must be at least ${schema.minLength} characters long (got ${value.length})`);
+      }
+      if (schema.maxLength !== undefined && value.length > schema.maxLength) {
+        fail(`must be at most ${schema.maxLength} characters long (got ${value.length})`);
+      }
+      if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) {
+        fail(`must match ${schema.pattern}`);
+      }
+      if (schema.enum !== undefined && !schema.enum.includes(value)) {
+        fail(`must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(", ")}`);
+      }
+      return;
+    case "number":
+    case "integer":
+      if (typeof value !== "number" || !Number.isFinite(value)) return void fail(`must be a number, got ${describe(value)}`);
+      if (schema.type === "integer" && !Number.isInteger(value)) return void fail(`must be an integer, got ${value}`);
+      if (schema.minimum !== undefined && value < schema.minimum) fail(`must be >= ${schema.minimum} (got ${value})`);
+      if (schema.maximum !== undefined && value > schema.maximum) fail(`must be <= ${schema.maximum} (got ${value})`);
+      return;
+    case "boolean":
+      if (typeof value !== "boolean") fail(`must be a boolean, got ${describe(value)}`);
+      return;
+    case "array":
+      if (!Array.isArray(value)) return void fail(`must be an array, got ${describe(value)}`);
+      if (schema.minItems !== undefined && value.length < schema.minItems) {
+        fail(`must have at least ${schema.minItems} items (got ${value.length})`);
+      }
+      if (schema.maxItems !== undefined && value.length > schema.maxItems) {
+        fail(`must have at most ${schema.maxItems} items (got ${value.length})`);
+      }
+      if (schema.items !== undefined) {
+        value.forEach((item, i) => checkField(schema.items!, item, `${field}[${i}]`, errors));
+      }
+      return;
+    case "object":
+      if (typeof value !== "object" || Array.isArray(value)) return void fail(`must be an object, got ${describe(value)}`);
+      if (schema.properties !== undefined) errors.push(...check(schema.properties, value, field));
+      return;
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${JSON.stringify(value)}`.slice(0, 60);
+}
+
+/**
+ * Validates the JSON body against `schema` before the handler runs: 400
+ * listing each failing field. The handler reads it with `await c.body()`.
+ */
+export function validate(schema: Schema): RouteHandler {
+  return async (c, next) => {
+    const errors = check(schema, await c.body());
+    if (errors.length > 0) {
+      throw new HttpError(400, "the request body is invalid", errors);
+    }
+    c.markValidated();
+    return next();
+  };
+}
