@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# HTTP hello-world benchmark: Tandem against Deno.serve, Node http and
+# Fastify, one after another in one run on this machine, each loaded by
+# wrk with the same settings. Prints requests/s and p99 latency (median of
+# ROUNDS runs) and Tandem's ratio to each peer.
+#
+#   benches/http/run.sh                # defaults: wrk -t2 -c50 -d10s, 3 rounds
+#   DURATION=5s CONNECTIONS=100 ROUNDS=5 benches/http/run.sh
+#
+# Peers are installed into benches/.peers (ignored by git): Deno from the
+# `deno` package on PyPI, Fastify from npm; wrk from Debian's packages.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PEERS=$ROOT/benches/.peers
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-50}
+THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
+PORT=${BENCH_PORT:-3917}
+
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -q wrk >/dev/null; }
+command -v node >/dev/null || { echo "error: node is needed for the Node and Fastify peers" >&2; exit 1; }
+if [ ! -x "$PEERS/venv/bin/deno" ]; then
+  echo "installing Deno (PyPI) into $PEERS"
+  python3 -m venv "$PEERS/venv" && "$PEERS/venv/bin/pip" install -q deno
+fi
+if [ ! -d "$PEERS/node_modules/fastify" ]; then
+  echo "installing Fastify (npm) into $PEERS"
+  (cd "$PEERS" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent fastify@5)
+fi
+[ -x target/release/tandem ] || cargo build --release -p tandem
+
+WORKERS=${WORKERS:-$(nproc)}
+declare -A COMMANDS=(
+  [tandem]="target/release/tandem run --port $PORT --workers $WORKERS benches/http/hello_tandem.ts"
+  [deno]="$PEERS/venv/bin/deno run --allow-net --allow-env benches/http/hello_deno.ts"
+  [node]="node benches/http/hello_node.mjs"
+  [fastify]="node $PEERS/hello_fastify.mjs"
+)
+cp benches/http/hello_fastify.mjs "$PEERS/hello_fastify.mjs"
+ORDER=(tandem deno node fastify)
+
+wait_up() {
+  for _ in $(seq 1 200); do
+    if curl -sf "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then return 0; fi
+    sleep 0.05
+  done
+  echo "error: server did not come up: $1" >&2
+  return 1
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# wrk's latency figures come with units (us, ms, s): convert to ms.
+to_ms() {
+  awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else {sub(/s$/,"",v); print v*1000}}'
+}
+
+declare -A RPS P99
+echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $ROUNDS rounds; tandem --workers $WORKERS"
+for name in "${ORDER[@]}"; do
+  rps_runs=(); p99_runs=()
+  for round in $(seq 1 "$ROUNDS"); do
+    PORT=$PORT ${COMMANDS[$name]} >/dev/null 2>&1 &
+    pid=$!
+    wait_up "$name"
+    # A short warm-up (JIT, connection set-up), then the measured run.
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORT/" >/dev/null
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$PORT/")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
+      echo "warning: $name had errors: $(echo "$out" | grep 'Non-2xx\|Socket errors')" >&2
+    fi
+    rps_runs+=("$(echo "$out" | awk '/Requests\/sec/ {print $2}')")
+    p99_runs+=("$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)")
+  done
+  RPS[$name]=$(printf '%s\n' "${rps_runs[@]}" | median)
+  P99[$name]=$(printf '%s\n' "${p99_runs[@]}" | median)
+  printf '%-8s %10.0f req/s   p99 %7.2f ms   (runs: %s)\n' "$name" "${RPS[$name]}" "${P99[$name]}" "${rps_runs[*]}"
+done
+echo
+for name in deno node fastify; do
+  awk -v t="${RPS[tandem]}" -v p="${RPS[$name]}" -v n="$name" 'BEGIN {printf "tandem / %-8s requests/s ratio %.2f\n", n, t/p}'
+done
