@@ -36,7 +36,7 @@ declare class PythonError extends Error {
   readonly pythonTraceback: string;
 }
 
-declare const performance: { now(): number; readonly timeOrigin: number };
+// performance, timers, fetch, Request, Response, URL, streams...: TypeScript's "dom" lib.
 declare function setTimeout(callback: (...args: any[]) => void, delay?: number, ...args: any[]): number;
 declare function setInterval(callback: (...args: any[]) => void, delay?: number, ...args: any[]): number;
 declare function clearTimeout(id?: number): void;

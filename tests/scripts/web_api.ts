@@ -1,0 +1,62 @@
+// The Web API on globalThis (deno_web, deno_fetch), checked against
+// examples from the WHATWG specifications.
+
+// URL Standard, "Example URL components" and parsing examples.
+const u = new URL("https://user:pass@example.com:8080/a/../b/./c?x=1&y=2#frag");
+console.log(u.href, u.origin, u.pathname, u.search, u.hash, u.username);
+console.log(new URL("?x", "https://example.com/pa/th").href);
+console.log(new URL("https://EXAMPLE.com/%7Efoo").href);
+console.log(new URL("https://faß.ExAmPlE/").host);
+try {
+  new URL("https://ex ample.org/");
+} catch (e) {
+  console.log((e as Error).name);
+}
+// URLSearchParams examples.
+const params = new URLSearchParams("?a=b&c=d&a=e");
+params.append("f", "g h");
+console.log(params.getAll("a"), params.toString());
+params.sort();
+console.log([...params.keys()]);
+
+// Encoding Standard.
+const bytes = new TextEncoder().encode("héllo 🐍");
+console.log(bytes.length, new TextDecoder().decode(bytes));
+console.log(new TextDecoder("utf-16le").decode(new Uint8Array([0x68, 0, 0x69, 0])));
+
+// Fetch Standard: Headers combine values and lower-case names.
+const headers = new Headers([["Accept", "text/html"], ["accept", "application/json"]]);
+headers.append("Set-Cookie", "a=1");
+headers.append("Set-Cookie", "b=2");
+console.log(headers.get("ACCEPT"), headers.getSetCookie(), [...headers.keys()]);
+
+// Request / Response bodies.
+const request = new Request("https://example.com/api", { method: "POST", body: JSON.stringify({ x: 1 }) });
+console.log(request.method, request.url, await request.json());
+const response = Response.json({ ok: true }, { status: 201 });
+console.log(response.status, response.headers.get("content-type"), await response.text());
+const streamed = new Response(new ReadableStream({
+  start(controller) {
+    controller.enqueue(new TextEncoder().encode("chunk 1, "));
+    controller.enqueue(new TextEncoder().encode("chunk 2"));
+    controller.close();
+  },
+}));
+console.log(await streamed.text());
+
+// structuredClone (HTML): Maps, Dates, cycles.
+const original: any = { when: new Date(0), map: new Map([[1, "one"]]) };
+original.self = original;
+const clone = structuredClone(original);
+console.log(clone.when.toISOString(), clone.map.get(1), clone.self === clone, clone !== original);
+
+// AbortController (DOM).
+const controller = new AbortController();
+controller.signal.addEventListener("abort", () => console.log("aborted:", controller.signal.reason.name));
+controller.abort();
+console.log(AbortSignal.abort().aborted);
+
+// Timers and performance.
+const t0 = performance.now();
+await new Promise((resolve) => setTimeout(resolve, 5));
+console.log(performance.now() - t0 >= 4, atob(btoa("tandem")));

@@ -1,0 +1,104 @@
+// Declarations for the `tandem:http` module (its source is ts/http.ts,
+// shipped in the binary). Request, Response, Headers, URL and the rest of
+// the Web API are the standard ones: use TypeScript's "dom" lib for them.
+
+declare module "tandem:http" {
+  export interface ServeInfo {
+    readonly remoteAddr: { transport: "tcp"; hostname: string; port: number };
+  }
+  export type Handler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+  export interface ServeOptions {
+    /** Port (the command line's --port wins). */
+    port?: number;
+    /** Interface (the command line's --host wins). */
+    hostname?: string;
+  }
+  /** Serves a fetch handler or a Router; call it at module load. */
+  export function serve(handler: Handler | { fetch: Handler }, options?: ServeOptions): void;
+  export function serve(options: ServeOptions, handler: Handler | { fetch: Handler }): void;
+
+  /** An error with an HTTP status, answered as JSON `{error, details, requestId}`. */
+  export class HttpError extends Error {
+    constructor(status: number, message: string, details?: unknown, headers?: HeadersInit);
+    readonly status: number;
+    readonly details?: unknown;
+    readonly headers?: HeadersInit;
+  }
+  export function json(data: unknown, init?: number | ResponseInit): Response;
+
+  export class Context {
+    readonly request: Request;
+    readonly req: Request;
+    readonly info: ServeInfo;
+    params: Record<string, string>;
+    route: string;
+    readonly state: Record<string, unknown>;
+    requestId: string;
+    readonly url: URL;
+    readonly query: URLSearchParams;
+    readonly validated: boolean;
+    /** The body parsed as JSON (once); malformed JSON is a 400. */
+    body<T = any>(): Promise<T>;
+    json(data: unknown, status?: number, headers?: HeadersInit): Response;
+    text(text: string, status?: number, headers?: HeadersInit): Response;
+  }
+  export type Next = () => Promise<Response>;
+  export type Middleware = (c: Context, next: Next) => Response | Promise<Response>;
+  export type RouteHandler = (c: Context, next: Next) => unknown;
+  export interface RouterOptions {
+    /** Python exception types answered with a 4xx, e.g. `{ ValueError: 400 }`. */
+    pythonErrors?: Record<string, number>;
+  }
+  export class Router {
+    constructor(options?: RouterOptions);
+    use(...middleware: Middleware[]): this;
+    on(method: string, pattern: string, ...handlers: RouteHandler[]): this;
+    get(pattern: string, ...handlers: RouteHandler[]): this;
+    post(pattern: string, ...handlers: RouteHandler[]): this;
+    put(pattern: string, ...handlers: RouteHandler[]): this;
+    patch(pattern: string, ...handlers: RouteHandler[]): this;
+    delete(pattern: string, ...handlers: RouteHandler[]): this;
+    all(pattern: string, ...handlers: RouteHandler[]): this;
+    fetch(request: Request, info: ServeInfo): Promise<Response>;
+  }
+
+  export function requestId(): Middleware;
+  export function logger(options?: { write?: (line: string) => void }): Middleware;
+  export function cors(options?: {
+    origin?: "*" | string[] | ((origin: string) => boolean);
+    methods?: string[];
+    allowHeaders?: string[];
+    exposeHeaders?: string[];
+    credentials?: boolean;
+    maxAge?: number;
+  }): Middleware;
+  export function rateLimit(options: {
+    capacity: number;
+    refillPerSecond: number;
+    key?: (c: Context) => string;
+    name?: string;
+  }): Middleware;
+  export function auth(options: {
+    apiKeys?: string[];
+    bearerTokens?: string[];
+    verify?: (credential: string, scheme: "api-key" | "bearer") => unknown;
+    public?: string[];
+  }): Middleware;
+
+  export type FieldSchema =
+    & { optional?: boolean; nullable?: boolean }
+    & (
+      | { type: "string"; minLength?: number; maxLength?: number; pattern?: string; enum?: string[] }
+      | { type: "number" | "integer"; minimum?: number; maximum?: number }
+      | { type: "boolean" }
+      | { type: "array"; items?: FieldSchema; minItems?: number; maxItems?: number }
+      | { type: "object"; properties?: Schema }
+    );
+  export type Schema = Record<string, FieldSchema>;
+  export interface FieldError {
+    field: string;
+    message: string;
+  }
+  export function check(schema: Schema, value: unknown, path?: string): FieldError[];
+  export function validate(schema: Schema): RouteHandler;
+}
