@@ -88,8 +88,8 @@ impl Server {
     }
 
     fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc_kill(self.child.id() as i32, signal) };
+        // SAFETY: kill(2) on our own child's pid, not yet reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
     }
 
     fn wait_exit(mut self, within: Duration) -> Option<i32> {
@@ -111,11 +111,7 @@ impl Drop for Server {
     }
 }
 
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, signal: i32) -> i32;
-}
-const SIGTERM: i32 = 15;
+const SIGTERM: i32 = libc::SIGTERM;
 
 #[derive(Debug)]
 struct Response {

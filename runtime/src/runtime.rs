@@ -230,7 +230,7 @@ impl Runtime {
             return Ok(Some(request));
         }
         let namespace = self.js.get_module_namespace(module.id)?;
-        let serve_module = {
+        let (serve_module, namespace) = {
             deno_core::scope!(scope, &mut self.js);
             let global = scope.get_current_context().global(scope);
             let key = v8::String::new(scope, "tandem.http").expect("short string");
@@ -241,12 +241,8 @@ impl Runtime {
                 .and_then(|h| h.get(scope, name.into()))
                 .filter(|f| f.is_function())
                 .ok_or_else(|| Error::Internal("the HTTP extension is not loaded".into()))?;
-            v8::Global::new(scope, function.cast::<v8::Function>())
-        };
-        let namespace: v8::Global<v8::Value> = {
-            deno_core::scope!(scope, &mut self.js);
-            let local = v8::Local::new(scope, namespace);
-            v8::Global::new(scope, local.cast::<v8::Value>())
+            let namespace = v8::Local::new(scope, namespace).cast::<v8::Value>();
+            (v8::Global::new(scope, function.cast::<v8::Function>()), v8::Global::new(scope, namespace))
         };
         let js = &mut self.js;
         self.tokio.block_on(async {

@@ -307,7 +307,8 @@ fn op_http_body_kind(state: &OpState, #[smi] id: u32) -> Result<u32, JsErrorBox>
 #[serde]
 fn op_http_body_take(state: &OpState, #[smi] id: u32) -> Result<Option<ToJsBuffer>, JsErrorBox> {
     queue_of(state)?.with(id, |r| match r.body.take() {
-        Some(RequestBody::Buffered(bytes)) => Some(ToJsBuffer::from(bytes.to_vec())),
+        // Vec::from(Bytes) takes the buffer over without a copy when unshared.
+        Some(RequestBody::Buffered(bytes)) => Some(ToJsBuffer::from(Vec::from(bytes))),
         other => {
             r.body = other;
             None
@@ -338,7 +339,7 @@ async fn op_http_read(state: Rc<RefCell<OpState>>, #[smi] id: u32) -> Result<Opt
         }
         // Put the body back for the next read (unless the request closed).
         let _ = queue.with(id, |r| r.body = Some(RequestBody::Streaming { body, read, limit }));
-        return Ok(Some(ToJsBuffer::from(data.to_vec())));
+        return Ok(Some(ToJsBuffer::from(Vec::from(data))));
     }
 }
 
@@ -360,6 +361,11 @@ fn status_code(status: u32) -> Result<StatusCode, JsErrorBox> {
 /// when the client is gone.
 fn send(queue: &RequestQueue, id: u32, response: http::Response<Body>) -> bool {
     let Some(mut request) = queue.remove(id) else { return false };
+    reply(&mut request, response)
+}
+
+/// Hands the response head to the server; false if it is gone or was sent.
+fn reply(request: &mut InFlight, response: http::Response<Body>) -> bool {
     let Some(reply) = request.reply.take() else { return false };
     reply
         .send(Reply { response, route: request.route.take(), body_too_large: request.body_too_large })
@@ -434,11 +440,8 @@ fn op_http_respond_stream(
     let sent = {
         let mut inner = queue.state.borrow_mut();
         let Some(request) = inner.live.get_mut(&id) else { return Ok(false) };
-        let Some(reply) = request.reply.take() else { return Ok(false) };
         request.stream = Some(tx);
-        reply
-            .send(Reply { response, route: request.route.take(), body_too_large: request.body_too_large })
-            .is_ok()
+        reply(request, response)
     };
     if !sent {
         queue.remove(id);
