@@ -83,8 +83,13 @@ async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, 
     std::process::exit(130);
 }
 
+/// Gives a connection to the worker with the fewest open ones. It travels
+/// as a std stream: the worker registers it with its own reactor, so its
+/// readiness events wake the worker directly instead of going through this
+/// thread's epoll and a cross-thread wake-up per event.
 fn hand_over(stream: tokio::net::TcpStream, slots: &[Slot]) {
     let _ = stream.set_nodelay(true);
+    let Ok(stream) = stream.into_std() else { return };
     let Some(slot) = slots.iter().min_by_key(|slot| slot.open.load(Ordering::Relaxed)) else { return };
     slot.open.fetch_add(1, Ordering::Relaxed);
     if slot.connections.send(stream).is_err() {

@@ -35,13 +35,13 @@ const NO_ROUTE: &str = "";
 /// The acceptor's handle on a worker: where to send connections, and how
 /// many the worker has open (to pick the least busy one).
 pub(crate) struct Slot {
-    pub(crate) connections: mpsc::UnboundedSender<tokio::net::TcpStream>,
+    pub(crate) connections: mpsc::UnboundedSender<std::net::TcpStream>,
     pub(crate) open: Arc<AtomicUsize>,
 }
 
 /// The worker's end of its slot.
 pub(crate) struct Connections {
-    receiver: mpsc::UnboundedReceiver<tokio::net::TcpStream>,
+    receiver: mpsc::UnboundedReceiver<std::net::TcpStream>,
     open: Arc<AtomicUsize>,
 }
 
@@ -144,6 +144,10 @@ async fn accept(
             _ = shutdown.wait_for(|stop| *stop) => None,
         };
         let Some(stream) = stream else { break };
+        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+            connections.open.fetch_sub(1, Ordering::Relaxed);
+            continue;
+        };
         let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let context = context.clone();
         let service = hyper::service::service_fn(move |request| handle(request, context.clone(), remote));

@@ -14,6 +14,7 @@ import {
   op_http_close,
   op_http_headers,
   op_http_method,
+  op_http_method_code,
   op_http_next,
   op_http_next_aborted,
   op_http_next_ready,
@@ -30,7 +31,7 @@ import {
 } from "ext:core/ops";
 
 const { InnerBody } = core.loadExtScript("ext:deno_fetch/22_body.js");
-const { abortRequest, fromInnerRequest, newInnerRequest } = core.loadExtScript(
+const { abortRequest, fromInnerRequest } = core.loadExtScript(
   "ext:deno_fetch/23_request.js",
 );
 const responses = core.loadExtScript("ext:deno_fetch/23_response.js");
@@ -51,7 +52,6 @@ const {
 // Requests being handled, by id, so that an abort from Rust (client gone,
 // handler timeout) can reach their AbortSignal.
 const inFlight = new Map();
-const requestIds = new WeakMap();
 let handler = null;
 let onError = null;
 
@@ -79,36 +79,144 @@ function requestBody(id) {
   }
 }
 
+// op_http_respond_text's Content-Type kinds (see mod.rs).
+const CONTENT_TYPE_NONE = 0;
+const CONTENT_TYPE_TEXT = 1;
+const CONTENT_TYPE_OTHER = 2;
+
+// Methods by the code op_http_method_code gives; 0 is "ask by name".
+const METHODS = [null, "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+
+// deno_fetch's inner request, for a request held in Rust. deno_fetch's own
+// newInnerRequest() builds an object literal with six accessor and method
+// closures per call, which an interpreter pays for on every request; here
+// they live once on the prototype. The fields and accessors are the ones
+// deno_fetch reads and writes (23_request.js, 26_fetch.js).
+class InnerRequest {
+  constructor(id, method, body) {
+    this.id = id;
+    this.methodInner = method;
+    this.headerListInner = null;
+    this.body = body;
+    this.redirectMode = "follow";
+    this.redirectCount = 0;
+    this.urlListInner = null;
+    this.urlListProcessed = [];
+    this.clientRid = null;
+    this.blobUrlEntry = null;
+  }
+  get method() {
+    return this.methodInner;
+  }
+  set method(value) {
+    this.methodInner = value;
+  }
+  get headerList() {
+    if (this.headerListInner === null) {
+      try {
+        this.headerListInner = op_http_headers(this.id);
+      } catch {
+        throw new TypeError("Cannot read headers: request closed");
+      }
+    }
+    return this.headerListInner;
+  }
+  set headerList(value) {
+    this.headerListInner = value;
+  }
+  get urlList() {
+    if (this.urlListInner === null) {
+      const id = this.id;
+      this.urlListInner = [() => op_http_url(id)];
+    }
+    return this.urlListInner;
+  }
+  set urlList(value) {
+    this.urlListInner = value;
+  }
+  url() {
+    if (this.urlListProcessed[0] === undefined) {
+      try {
+        this.urlListProcessed[0] = this.urlListInner === null ? op_http_url(this.id) : this.urlListInner[0]();
+      } catch {
+        throw new TypeError("cannot read url: request closed");
+      }
+    }
+    return this.urlListProcessed[0];
+  }
+  currentUrl() {
+    const urlList = this.urlList;
+    const index = urlList.length - 1;
+    if (this.urlListProcessed[index] === undefined) {
+      try {
+        this.urlListProcessed[index] = urlList[index]();
+      } catch {
+        throw new TypeError("Cannot read url: request closed");
+      }
+    }
+    return this.urlListProcessed[index];
+  }
+}
+
+// The id of each Request this isolate handed to a handler (for setRoute).
+const requestId = Symbol("tandem.requestId");
+
 function makeRequest(id) {
-  const method = op_http_method(id);
-  const inner = newInnerRequest(
-    method,
-    () => op_http_url(id),
-    () => op_http_headers(id),
-    method === "GET" || method === "HEAD" ? null : requestBody(id),
-    false,
-  );
-  const request = fromInnerRequest(inner, "immutable");
-  requestIds.set(request, id);
+  const method = METHODS[op_http_method_code(id)] ?? op_http_method(id);
+  const body = method === "GET" || method === "HEAD" ? null : requestBody(id);
+  const request = fromInnerRequest(new InnerRequest(id, method, body), "immutable");
+  request[requestId] = id;
   return request;
 }
 
-function makeInfo(id) {
-  let remoteAddr;
-  return {
-    get remoteAddr() {
-      if (remoteAddr === undefined) {
-        const addr = op_http_remote_addr(id);
-        const colon = addr.lastIndexOf(":");
-        remoteAddr = {
-          transport: "tcp",
-          hostname: addr.slice(0, colon).replace(/^\[|\]$/g, ""),
-          port: Number(addr.slice(colon + 1)),
-        };
-      }
-      return remoteAddr;
-    },
-  };
+// QuickJS keeps an object shape (hidden class) only while some object has
+// it, so the intermediate shapes a constructor passes through die with
+// each request's objects and are rebuilt, property by property, for the
+// next one. One object kept at each step of the per-request constructions
+// lets QuickJS find every step's shape again (measured: ~15% off
+// `new Response(string)`).
+const shapeWitnesses = [];
+function keepShapes(sample) {
+  const keys = Reflect.ownKeys(sample);
+  const proto = Object.getPrototypeOf(sample);
+  for (let n = 1; n <= keys.length; n++) {
+    const witness = Object.create(proto);
+    for (let i = 0; i < n; i++) {
+      Object.defineProperty(witness, keys[i], { value: undefined, writable: true, enumerable: true, configurable: true });
+    }
+    shapeWitnesses.push(witness);
+  }
+}
+
+function keepRequestShapes() {
+  const inner = new InnerRequest(0, "GET", null);
+  const request = fromInnerRequest(inner, "immutable");
+  request[requestId] = 0;
+  const response = new Response("");
+  for (const sample of [inner, request, response, toInnerResponse(Response.json(null))]) {
+    keepShapes(sample);
+  }
+}
+
+// The handler's second argument; the address is read from Rust on demand.
+class ServeInfo {
+  #id;
+  #remoteAddr = undefined;
+  constructor(id) {
+    this.#id = id;
+  }
+  get remoteAddr() {
+    if (this.#remoteAddr === undefined) {
+      const addr = op_http_remote_addr(this.#id);
+      const colon = addr.lastIndexOf(":");
+      this.#remoteAddr = {
+        transport: "tcp",
+        hostname: addr.slice(0, colon).replace(/^\[|\]$/g, ""),
+        port: Number(addr.slice(colon + 1)),
+      };
+    }
+    return this.#remoteAddr;
+  }
 }
 
 function errorResponse(id, error) {
@@ -166,12 +274,13 @@ function send(id, response) {
     const body = response[serveFastBodyKey];
     if (typeof body === "string") {
       const kind = response[serveFastHeaderKindKey];
-      const contentType = kind === SERVE_FAST_HEADER_NONE
-        ? ""
-        : kind === SERVE_FAST_HEADER_DEFAULT_TEXT
-        ? "text/plain;charset=UTF-8"
-        : response[serveFastContentTypeKey];
-      op_http_respond_text(id, status, contentType, body);
+      if (kind === SERVE_FAST_HEADER_NONE) {
+        op_http_respond_text(id, status, CONTENT_TYPE_NONE, "", body);
+      } else if (kind === SERVE_FAST_HEADER_DEFAULT_TEXT) {
+        op_http_respond_text(id, status, CONTENT_TYPE_TEXT, "", body);
+      } else {
+        op_http_respond_text(id, status, CONTENT_TYPE_OTHER, response[serveFastContentTypeKey], body);
+      }
       return;
     }
   }
@@ -201,7 +310,7 @@ function handle(id) {
   try {
     request = makeRequest(id);
     inFlight.set(id, request);
-    const result = handler(request, makeInfo(id));
+    const result = handler(request, new ServeInfo(id));
     if (result !== null && typeof result === "object" && typeof result.then === "function") {
       result.then(
         (response) => finish(id, response),
@@ -265,6 +374,7 @@ function serve(fetchHandler, options = {}) {
     hostname: options.hostname ?? null,
   });
   handler = fetchHandler;
+  keepRequestShapes();
   onError = typeof options.onError === "function" ? options.onError : null;
   acceptLoop();
   abortLoop();
@@ -295,8 +405,8 @@ function serveModule(namespace) {
 
 /** Labels the request's metrics with the route pattern that matched. */
 function setRoute(request, route) {
-  const id = requestIds.get(request);
-  if (id !== undefined) op_http_set_route(id, String(route));
+  const id = request?.[requestId];
+  if (typeof id === "number") op_http_set_route(id, String(route));
 }
 
 globalThis[Symbol.for("tandem.http")] = {

@@ -159,6 +159,7 @@ deno_core::extension!(
         op_http_next,
         op_http_next_aborted,
         op_http_method,
+        op_http_method_code,
         op_http_url,
         op_http_headers,
         op_http_remote_addr,
@@ -245,6 +246,23 @@ async fn op_http_next_aborted(state: Rc<RefCell<OpState>>) -> Result<u32, JsErro
         Poll::Pending
     })
     .await)
+}
+
+/// The request's method as a small code (see METHODS in 01_http.js), so
+/// that the common ones cost no string; 0 for others (ask op_http_method).
+#[op2(fast)]
+fn op_http_method_code(state: &OpState, #[smi] id: u32) -> Result<u32, JsErrorBox> {
+    use http::Method;
+    queue_of(state)?.with(id, |r| match r.parts.method {
+        Method::GET => 1,
+        Method::HEAD => 2,
+        Method::POST => 3,
+        Method::PUT => 4,
+        Method::DELETE => 5,
+        Method::PATCH => 6,
+        Method::OPTIONS => 7,
+        _ => 0,
+    })
 }
 
 #[op2]
@@ -372,21 +390,34 @@ fn reply(request: &mut InFlight, response: http::Response<Body>) -> bool {
         .is_ok()
 }
 
-/// The common case: a string body and at most a Content-Type header.
+/// `op_http_respond_text`'s Content-Type kinds.
+const CONTENT_TYPE_NONE: u32 = 0;
+const CONTENT_TYPE_TEXT: u32 = 1;
+
+/// The common case: a string body and at most a Content-Type header, which
+/// is `kind` (none, or the default text/plain) or else `content_type`.
+/// Strings cost a conversion each, so the default travels as a number.
 #[op2(fast)]
 fn op_http_respond_text(
     state: &OpState,
     #[smi] id: u32,
     #[smi] status: u32,
+    #[smi] kind: u32,
     #[string] content_type: &str,
     #[string] body: &str,
 ) -> Result<bool, JsErrorBox> {
     let queue = queue_of(state)?;
     let mut response = http::Response::new(Body::full(Bytes::copy_from_slice(body.as_bytes())));
     *response.status_mut() = status_code(status)?;
-    if !content_type.is_empty() {
-        let value = HeaderValue::from_str(content_type)
-            .map_err(|_| JsErrorBox::type_error(format!("invalid Content-Type {content_type:?}")))?;
+    let value = match kind {
+        CONTENT_TYPE_NONE => None,
+        CONTENT_TYPE_TEXT => Some(HeaderValue::from_static("text/plain;charset=UTF-8")),
+        _ => Some(
+            HeaderValue::from_str(content_type)
+                .map_err(|_| JsErrorBox::type_error(format!("invalid Content-Type {content_type:?}")))?,
+        ),
+    };
+    if let Some(value) = value {
         response.headers_mut().insert(http::header::CONTENT_TYPE, value);
     }
     Ok(send(&queue, id, response))
