@@ -6,13 +6,15 @@ imports. It holds what is easier to write in Python than in Rust:
 
 * :class:`JSError`, the exception a JavaScript error becomes in Python;
 * the background asyncio loop on which ``async def`` functions called from
-  TypeScript run.
+  TypeScript run;
+* :func:`batch`, the dynamic batching decorator.
 """
 
 import asyncio
+import sys
 import threading
 
-__all__ = ["JSError"]
+__all__ = ["JSError", "batch"]
 
 
 class JSError(Exception):
@@ -139,3 +141,111 @@ def _public_names(module):
         for name, value in vars(module).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     ]
+
+
+class _Batcher:
+    """Gathers single calls into lists for one function (see :func:`batch`).
+
+    Lives on the runtime's asyncio loop: every method runs on the loop's
+    thread, so no lock is needed. A batch runs when ``max_size`` calls wait
+    or ``max_wait`` seconds after the first of them arrived.
+    """
+
+    def __init__(self, fn, max_size, max_wait):
+        self.fn = fn
+        self.max_size = max_size
+        self.max_wait = max_wait
+        self.name = f"{fn.__module__}.{fn.__qualname__}"
+        self.waiting = []  # (input, future) pairs
+        self.timer = None
+
+    def submit(self, item):
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((item, future))
+        if len(self.waiting) >= self.max_size:
+            self.flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.max_wait, self.flush)
+        return future
+
+    def flush(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        while self.waiting:
+            group, self.waiting = self.waiting[: self.max_size], self.waiting[self.max_size :]
+            self.run(group)
+
+    def run(self, group):
+        _observe_batch(self.name, len(group))
+        items = [item for item, _ in group]
+        try:
+            results = self.fn(items)
+            if len(results) != len(items):
+                raise ValueError(
+                    f"@tandem.batch function {self.name} returned {len(results)} results "
+                    f"for {len(items)} inputs; it must return one per input, in order"
+                )
+        except Exception:
+            if len(group) == 1:
+                self.settle(group[0][1], error=sys.exc_info()[1])
+                return
+            # One bad input must not fail the others: run each alone, so the
+            # error reaches only the caller whose input caused it.
+            for pair in group:
+                self.run([pair])
+            return
+        for (_, future), result in zip(group, results):
+            if isinstance(result, BaseException):
+                self.settle(future, error=result)
+            else:
+                self.settle(future, value=result)
+
+    @staticmethod
+    def settle(future, value=None, error=None):
+        if future.done():  # the caller went away
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+def batch(max_size=32, max_wait_ms=5.0):
+    """Turns a function of a list of inputs into an ``async`` function of one.
+
+    ``fn(inputs) -> outputs`` gets the inputs of concurrent calls gathered
+    into one list (at most ``max_size``; the first call waits at most
+    ``max_wait_ms`` for company) and returns one output per input, in order.
+    TypeScript calls the decorated function with a single input and awaits
+    a Promise. An output that is an exception instance is raised to its own
+    caller only; if ``fn`` raises, each input of the batch is retried alone
+    so that only the caller whose input fails gets the error. The original
+    list function stays available as ``decorated.batch``.
+
+    Batch sizes are recorded in ``/metrics`` as
+    ``tandem_python_batch_size{function="module.name"}``.
+    """
+    if not isinstance(max_size, int) or max_size < 1:
+        raise ValueError(f"tandem.batch: max_size must be a positive int, got {max_size!r}")
+    if max_wait_ms < 0:
+        raise ValueError(f"tandem.batch: max_wait_ms must be >= 0, got {max_wait_ms!r}")
+
+    def decorate(fn):
+        import functools
+
+        batcher = _Batcher(fn, max_size, max_wait_ms / 1000.0)
+
+        @functools.wraps(fn)
+        async def one(item):
+            return await batcher.submit(item)
+
+        one.batch = fn
+        return one
+
+    return decorate
+
+
+def _observe_batch(name, size):
+    """Replaced by the runtime with a function feeding its Prometheus
+    histogram; a no-op when this package runs outside Tandem."""

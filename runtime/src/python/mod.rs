@@ -68,8 +68,17 @@ fn install_helper(py: Python<'_>) -> PyResult<()> {
         c"<tandem>/tandem/__init__.py",
         c"tandem",
     )?;
+    module.add_function(pyo3::wrap_pyfunction!(observe_batch, &module)?)?;
     py.import("sys")?.getattr("modules")?.set_item("tandem", module)?;
     Ok(())
+}
+
+/// `tandem._observe_batch(name, size)`: the batching decorator reports each
+/// batch it runs here, for `/metrics`.
+#[pyfunction]
+#[pyo3(name = "_observe_batch")]
+fn observe_batch(name: &str, size: usize) {
+    crate::server::metrics::Metrics::get().batch_run(name, size);
 }
 
 /// Puts `dir` first on `sys.path` (absolute), unless it is already there.

@@ -20,6 +20,7 @@ pub(crate) struct Metrics {
     python_calls: IntCounterVec,
     python_errors: IntCounterVec,
     python_duration: HistogramVec,
+    python_batch_size: HistogramVec,
 }
 
 /// The counters of one Python function, looked up once per proxy and
@@ -59,13 +60,31 @@ impl Metrics {
                 .buckets(latency_buckets()),
             &["function"],
         )?;
+        let python_batch_size = HistogramVec::new(
+            HistogramOpts::new(
+                "tandem_python_batch_size",
+                "Inputs per call of a @tandem.batch function, by function",
+            )
+            .buckets(prometheus::exponential_buckets(1.0, 2.0, 10)?),
+            &["function"],
+        )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(http_in_flight.clone()))?;
         registry.register(Box::new(python_calls.clone()))?;
         registry.register(Box::new(python_errors.clone()))?;
         registry.register(Box::new(python_duration.clone()))?;
-        Ok(Self { registry, http_requests, http_duration, http_in_flight, python_calls, python_errors, python_duration })
+        registry.register(Box::new(python_batch_size.clone()))?;
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            http_in_flight,
+            python_calls,
+            python_errors,
+            python_duration,
+            python_batch_size,
+        })
     }
 
     /// The process's metrics.
@@ -95,6 +114,11 @@ impl Metrics {
             errors: self.python_errors.with_label_values(&[name]),
             duration: self.python_duration.with_label_values(&[name]),
         }
+    }
+
+    /// A `@tandem.batch` function ran on `size` inputs at once.
+    pub(crate) fn batch_run(&self, function: &str, size: usize) {
+        self.python_batch_size.with_label_values(&[function]).observe(size as f64);
     }
 
     /// All metrics in Prometheus' text exposition format.
@@ -129,5 +153,8 @@ mod tests {
         assert!(text.contains(r#"tandem_http_requests_total{method="GET",route="/users/:id",status="404"} 1"#), "{text}");
         assert!(text.contains(r#"tandem_python_calls_total{function="model.predict"} 1"#), "{text}");
         assert!(text.contains("tandem_http_requests_in_flight 0"), "{text}");
+        metrics.batch_run("model.predict", 3);
+        let text = metrics.render();
+        assert!(text.contains(r#"tandem_python_batch_size_sum{function="model.predict"} 3"#), "{text}");
     }
 }

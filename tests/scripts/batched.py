@@ -1,0 +1,31 @@
+"""Batch functions for tests/scripts/batch.ts."""
+
+import tandem
+
+calls = []
+
+
+@tandem.batch(max_size=4, max_wait_ms=200)
+def double(numbers):
+    calls.append(len(numbers))
+    return [n * 2 for n in numbers]
+
+
+@tandem.batch(max_size=8, max_wait_ms=20)
+def inverse(numbers):
+    # 1/0 raises for the whole list: the batcher retries each input alone.
+    return [1 / n for n in numbers]
+
+
+@tandem.batch(max_size=8, max_wait_ms=20)
+def checked(words):
+    return [ValueError(f"{w!r} is not a word") if not w.isalpha() else w.upper() for w in words]
+
+
+@tandem.batch(max_size=8, max_wait_ms=20)
+def lossy(items):
+    return [item for item in items if item != "b"]
+
+
+def batch_sizes():
+    return calls
