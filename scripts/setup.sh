@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything building, running and testing Tandem needs, on a fresh
 # machine: cmake and simde headers for the QuickJS engine build, and a
-# Python virtualenv (.venv) with the packages in requirements.txt.
+# Python virtualenv (.venv) with the packages in requirements.txt, and the
+# ML API example's models.
 # Safe to run repeatedly; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import numpy, sklearn" >/dev/null 2>&1; then
+if ! .venv/bin/python -c "import numpy, sklearn, onnxruntime, skl2onnx, PIL" >/dev/null 2>&1; then
   echo "setup: installing Python packages from requirements.txt" >&2
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
 fi
+
+# The ML API example's models are trained here, from data the project ships
+# (a few seconds; skipped once examples/ml-api/models/ holds them).
+.venv/bin/python examples/ml-api/train.py >/dev/null

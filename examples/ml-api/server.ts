@@ -1,0 +1,154 @@
+// The Real-Time ML Prediction API: routes, validation, auth and rate
+// limiting in TypeScript; the models in Python (ml_service.py), called
+// in-process.
+//
+//   tandem run examples/ml-api/server.ts            # port 3000
+//   API_KEYS=k1,k2 RATE_LIMIT=50 tandem run examples/ml-api/server.ts
+//
+// Configuration (environment): API_KEYS (comma-separated; when set, every
+// /api route needs `x-api-key` or `Authorization: Bearer`), RATE_LIMIT
+// (requests per second per client, burst twice that; off when unset),
+// BATCHING=off (call the models one request at a time), IMAGE_FETCH_TIMEOUT_MS
+// (default 5000) and IMAGE_MAX_BYTES (default 5 MiB) for image URLs.
+
+import { auth, HttpError, logger, rateLimit, requestId, Router, validate } from "tandem:http";
+import {
+  classify,
+  model_info,
+  recommend,
+  seen_items,
+  sentiment,
+  sentiment_batched,
+  sentiment_many,
+} from "./ml_service.py";
+
+const env = (name: string) => Tandem.env.get(name);
+const apiKeys = (env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "");
+const rateLimitPerSecond = Number(env("RATE_LIMIT") ?? 0);
+const batching = env("BATCHING") !== "off";
+const fetchTimeoutMs = Number(env("IMAGE_FETCH_TIMEOUT_MS") ?? 5000);
+const imageMaxBytes = Number(env("IMAGE_MAX_BYTES") ?? 5 * 1024 * 1024);
+
+const app = new Router({ pythonErrors: { InputError: 400 } });
+app.use(requestId());
+if (env("LOG") !== "off") app.use(logger());
+if (apiKeys.length > 0) app.use(auth({ apiKeys, bearerTokens: apiKeys, public: ["/health", "/metrics", "/"] }));
+if (rateLimitPerSecond > 0) {
+  app.use(rateLimit({ capacity: rateLimitPerSecond * 2, refillPerSecond: rateLimitPerSecond }));
+}
+
+app.get("/", () => ({ service: "tandem ml-api", models: model_info(), batching }));
+app.get("/health", () => ({ status: "ok" }));
+
+app.post(
+  "/api/sentiment",
+  validate({ text: { type: "string", minLength: 1, maxLength: 10000 } }),
+  async (c) => {
+    const { text } = await c.body();
+    return batching ? await sentiment_batched(text) : sentiment(text);
+  },
+);
+
+app.post(
+  "/api/sentiment/batch",
+  validate({
+    texts: { type: "array", minItems: 1, maxItems: 256, items: { type: "string", minLength: 1, maxLength: 10000 } },
+  }),
+  async (c) => {
+    const { texts } = await c.body();
+    return { results: sentiment_many(texts) };
+  },
+);
+
+// An image as JSON ({image: base64 or data: URL} or {url}) or as a
+// multipart upload (field "image"); `top_k` in the body or the query.
+app.post("/api/classify", async (c) => {
+  const type = c.request.headers.get("content-type") ?? "";
+  let image: Uint8Array | string;
+  let topK = Number(c.query.get("top_k") ?? 3);
+  if (type.startsWith("multipart/form-data")) {
+    const form = await c.request.formData();
+    const file = form.get("image");
+    if (!(file instanceof Blob)) throw new HttpError(400, 'the multipart body needs a file field named "image"');
+    image = new Uint8Array(await file.arrayBuffer());
+  } else {
+    const body = await c.body();
+    const errors = [];
+    if (body === null || typeof body !== "object") {
+      throw new HttpError(400, "the body must be a JSON object with image (base64) or url");
+    }
+    if (body.top_k !== undefined) topK = body.top_k;
+    if (typeof body.image === "string" && body.image !== "") image = body.image;
+    else if (typeof body.url === "string" && body.url !== "") image = await fetchImage(body.url);
+    else errors.push({ field: "image", message: "give image (base64 or a data: URL) or url" });
+    if (errors.length > 0) throw new HttpError(400, "invalid request body", errors);
+  }
+  if (!Number.isInteger(topK) || topK < 1 || topK > 100) {
+    throw new HttpError(400, "invalid request body", [{ field: "top_k", message: "must be an integer from 1 to 100" }]);
+  }
+  return { predictions: classify(image!, topK) };
+});
+
+app.post(
+  "/api/recommend",
+  validate({
+    user_id: { type: "integer", minimum: 0 },
+    n: { type: "integer", minimum: 1, maximum: 100, optional: true },
+  }),
+  async (c) => {
+    const { user_id, n } = await c.body();
+    return recommend(user_id, n ?? 10);
+  },
+);
+
+app.get("/api/users/:id/items", (c) => {
+  const id = Number(c.params.id);
+  if (!Number.isInteger(id) || id < 0) throw new HttpError(400, `user id must be a non-negative integer, got ${c.params.id}`);
+  try {
+    return { user_id: id, items: seen_items(id) };
+  } catch {
+    throw new HttpError(404, `no user ${id}`);
+  }
+});
+
+/** Downloads an image for /api/classify, with a time limit and a size cap. */
+async function fetchImage(url: string): Promise<Uint8Array> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new HttpError(400, `url is not a valid URL: ${url}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new HttpError(400, `url must be http or https, got ${parsed.protocol}`);
+  }
+  let response: Response;
+  try {
+    response = await fetch(parsed, { signal: AbortSignal.timeout(fetchTimeoutMs) });
+  } catch (e) {
+    const reason = (e as Error).name === "TimeoutError" ? `no answer within ${fetchTimeoutMs} ms` : String(e);
+    throw new HttpError(400, `fetching the image failed: ${reason}`);
+  }
+  if (!response.ok) throw new HttpError(400, `fetching the image failed: ${response.status} from ${parsed.host}`);
+  const declared = Number(response.headers.get("content-length") ?? 0);
+  if (declared > imageMaxBytes) {
+    await response.body?.cancel();
+    throw new HttpError(413, `the image is larger than ${imageMaxBytes} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body!) {
+    size += chunk.length;
+    if (size > imageMaxBytes) throw new HttpError(413, `the image is larger than ${imageMaxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+export default app;

@@ -1,0 +1,306 @@
+//! End-to-end tests of the ML API example (examples/ml-api): the real
+//! binary serving server.ts with the real models that train.py wrote,
+//! called over loopback.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+use support::{root, Response, Server};
+
+const SERVER: &str = "examples/ml-api/server.ts";
+
+fn start(env: &[(&str, &str)]) -> Server {
+    let mut env = env.to_vec();
+    env.push(("LOG", "off"));
+    Server::start_with_env(&[], SERVER, 1, &env)
+}
+
+fn post_json(server: &Server, path: &str, body: &serde_json::Value) -> Response {
+    server.post(path, &body.to_string())
+}
+
+fn python() -> String {
+    match std::env::var("VIRTUAL_ENV") {
+        Ok(venv) => format!("{venv}/bin/python"),
+        Err(_) => "python3".into(),
+    }
+}
+
+/// Held-out digit images as (label, base64 PNG), from the test split
+/// train.py kept aside.
+fn digit_images(count: usize) -> Vec<(u64, String)> {
+    let output = Command::new(python())
+        .arg(root().join("tests/ml_api/digit_images.py"))
+        .arg(count.to_string())
+        .output()
+        .expect("run digit_images.py");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            (v["label"].as_u64().unwrap(), v["png"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let output = Command::new(python())
+        .args(["-c", "import base64,sys; sys.stdout.buffer.write(base64.b64decode(sys.argv[1]))", text])
+        .output()
+        .unwrap();
+    output.stdout
+}
+
+#[test]
+fn sentiment_of_clear_sentences() {
+    let server = start(&[]);
+    let cases = [
+        ("This phone is excellent, I love it and it works perfectly.", "positive"),
+        ("Fantastic coffee, really great value, highly recommended!", "positive"),
+        ("Terrible laptop, it broke after a day. A complete waste of money.", "negative"),
+        ("The support team was rude and unhelpful, I want a refund.", "negative"),
+        ("The hotel room was okay, nothing special.", "neutral"),
+    ];
+    for (text, expected) in cases {
+        let r = post_json(&server, "/api/sentiment", &serde_json::json!({ "text": text }));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["sentiment"], expected, "{text}: {v}");
+        let scores = &v["scores"];
+        let total: f64 = ["negative", "neutral", "positive"].iter().map(|k| scores[k].as_f64().unwrap()).sum();
+        assert!((total - 1.0).abs() < 0.01, "{v}");
+        assert_eq!(v["confidence"], scores[expected]);
+    }
+    let r = post_json(
+        &server,
+        "/api/sentiment/batch",
+        &serde_json::json!({ "texts": ["I love it, wonderful", "awful, I hate it"] }),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json()["results"].clone();
+    assert_eq!(results[0]["sentiment"], "positive");
+    assert_eq!(results[1]["sentiment"], "negative");
+}
+
+#[test]
+fn bad_inputs_get_400_naming_the_field() {
+    let server = start(&[]);
+    let long = "a".repeat(10_001);
+    let cases = [
+        ("/api/sentiment", serde_json::json!({ "text": "" }), "text"),
+        ("/api/sentiment", serde_json::json!({ "text": long }), "text"),
+        ("/api/sentiment", serde_json::json!({ "words": "hello" }), "text"),
+        ("/api/sentiment/batch", serde_json::json!({ "texts": "one" }), "texts"),
+        ("/api/sentiment/batch", serde_json::json!({ "texts": [] }), "texts"),
+        ("/api/recommend", serde_json::json!({ "user_id": -1 }), "user_id"),
+        ("/api/recommend", serde_json::json!({ "user_id": 1, "n": 1000 }), "n"),
+        ("/api/classify", serde_json::json!({}), "image"),
+        ("/api/classify", serde_json::json!({ "image": "aGVsbG8=", "top_k": 0 }), "top_k"),
+    ];
+    for (path, body, field) in cases {
+        let r = post_json(&server, path, &body);
+        assert_eq!(r.status, 400, "{path} {body}: {}", r.body);
+        assert!(r.body.contains(&format!("\"field\":\"{field}\"")), "{path} {body}: {}", r.body);
+    }
+    let r = server.post("/api/sentiment", "{not json");
+    assert_eq!(r.status, 400, "{}", r.body);
+    // Errors raised by the Python model code come back as 400 too.
+    let r = post_json(&server, "/api/classify", &serde_json::json!({ "image": "not base64!" }));
+    assert_eq!((r.status, r.json()["error"].clone()), (400, "image is not valid base64 (or a data: URL)".into()));
+    let r = post_json(&server, "/api/classify", &serde_json::json!({ "image": "aGVsbG8=" }));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("expected a PNG or JPEG"), "{}", r.body);
+    // The server keeps serving.
+    assert_eq!(server.get("/health").status, 200);
+}
+
+#[test]
+fn held_out_digits_are_classified() {
+    let server = start(&[]);
+    let images = digit_images(60);
+    let mut right = 0;
+    for (label, png) in &images {
+        let r = post_json(&server, "/api/classify", &serde_json::json!({ "image": png, "top_k": 3 }));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let predictions = r.json()["predictions"].clone();
+        assert_eq!(predictions.as_array().unwrap().len(), 3);
+        if predictions[0]["label"] == label.to_string() {
+            right += 1;
+        }
+    }
+    // Chance is 10%; the model scores ~98% on the raw held-out set.
+    assert!(right * 100 >= images.len() * 85, "{right} of {} right", images.len());
+
+    // A data: URL and a multipart upload of the same image.
+    let (label, png) = &images[0];
+    let r = post_json(&server, "/api/classify", &serde_json::json!({ "image": format!("data:image/png;base64,{png}") }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let bytes = base64_decode(png);
+    let boundary = "tandemboundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"digit.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut raw = format!(
+        "POST /api/classify?top_k=1 HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(&body);
+    let r = support::request(server.port, &raw);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let predictions = r.json()["predictions"].clone();
+    assert_eq!(predictions.as_array().unwrap().len(), 1);
+    assert_eq!(predictions[0]["class_id"], *label, "{}", r.body);
+}
+
+/// Serves `body` once to each connection, after `delay`.
+fn image_host(body: Vec<u8>, delay: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer);
+                std::thread::sleep(delay);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn images_by_url_with_timeout_and_size_cap() {
+    let server = start(&[("IMAGE_FETCH_TIMEOUT_MS", "500"), ("IMAGE_MAX_BYTES", "2000")]);
+    let (label, png) = digit_images(1).remove(0);
+    let png = base64_decode(&png);
+
+    let port = image_host(png.clone(), Duration::ZERO);
+    let url = format!("http://127.0.0.1:{port}/digit.png");
+    let r = post_json(&server, "/api/classify", &serde_json::json!({ "url": url }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["predictions"][0]["class_id"], label, "{}", r.body);
+
+    let slow = image_host(png, Duration::from_secs(3));
+    let r = post_json(&server, "/api/classify", &serde_json::json!({ "url": format!("http://127.0.0.1:{slow}/") }));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("no answer within 500 ms"), "{}", r.body);
+
+    let big = image_host(vec![0u8; 5000], Duration::ZERO);
+    let r = post_json(&server, "/api/classify", &serde_json::json!({ "url": format!("http://127.0.0.1:{big}/") }));
+    assert_eq!(r.status, 413, "{}", r.body);
+
+    let r = post_json(&server, "/api/classify", &serde_json::json!({ "url": "ftp://example.com/a.png" }));
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
+#[test]
+fn recommendations_exclude_seen_items() {
+    let server = start(&[]);
+    for user in [0, 7, 42] {
+        let seen = server.get(&format!("/api/users/{user}/items")).json()["items"].clone();
+        let seen: Vec<&str> = seen.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert!(!seen.is_empty());
+        let r = post_json(&server, "/api/recommend", &serde_json::json!({ "user_id": user, "n": 10 }));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        assert_eq!(v["strategy"], "item-item");
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(items.len(), 10);
+        let mut last = f64::INFINITY;
+        for item in items {
+            let name = item["item"].as_str().unwrap();
+            assert!(!seen.contains(&name), "user {user} already has {name}");
+            let score = item["score"].as_f64().unwrap();
+            assert!(score <= last, "scores not in order: {v}");
+            last = score;
+        }
+    }
+    let r = post_json(&server, "/api/recommend", &serde_json::json!({ "user_id": 1_000_000, "n": 5 }));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["strategy"], "popular");
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 5);
+}
+
+/// The sum and count of the batch-size histogram of `function`.
+fn batch_metrics(server: &Server, function: &str) -> (f64, f64) {
+    let text = server.get("/metrics").body;
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}{{function=\"{function}\"}}")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .unwrap_or(0.0)
+    };
+    (value("tandem_python_batch_size_sum"), value("tandem_python_batch_size_count"))
+}
+
+#[test]
+fn concurrent_calls_are_batched_and_each_caller_gets_its_answer() {
+    let server = start(&[]);
+    let port = server.port;
+    let threads: Vec<_> = (0..48)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let (text, expected) = if i % 2 == 0 {
+                    (format!("Request {i}: excellent, I love it"), "positive")
+                } else {
+                    (format!("Request {i}: terrible, I hate it"), "negative")
+                };
+                let body = serde_json::json!({ "text": text }).to_string();
+                let raw = format!(
+                    "POST /api/sentiment HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let r = support::request(port, raw.as_bytes());
+                assert_eq!(r.status, 200, "{}", r.body);
+                assert_eq!(r.json()["sentiment"], expected, "request {i}: {}", r.body);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (sum, count) = batch_metrics(&server, "ml_service.sentiment_batched");
+    assert_eq!(sum, 48.0, "every call went through the batcher");
+    assert!(count < sum, "48 concurrent calls ran in {count} batches: none gathered more than one");
+}
+
+#[test]
+fn auth_and_rate_limit_switched_on_by_configuration() {
+    let server = start(&[("API_KEYS", "k1,k2"), ("RATE_LIMIT", "2")]);
+    let body = r#"{"text":"great"}"#;
+    let post = |headers: &str| {
+        server.request(&format!(
+            "POST /api/sentiment HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    };
+    assert_eq!(post("").status, 401);
+    assert_eq!(post("x-api-key: wrong\r\n").status, 403);
+    assert_eq!(post("x-api-key: k1\r\n").status, 200);
+    assert_eq!(post("Authorization: Bearer k2\r\n").status, 200);
+    assert_eq!(server.get("/health").status, 200);
+    // Burst of twice the rate, then 429 with Retry-After.
+    let statuses: Vec<u16> = (0..6).map(|_| post("x-api-key: k1\r\n").status).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let limited = post("x-api-key: k1\r\n");
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+}

@@ -1,0 +1,175 @@
+//! What the end-to-end tests share: the real `tandem` binary started as a
+//! server on a free port, and a plain-TCP HTTP client (so that slow
+//! clients, disconnects and raw responses can be tested too).
+#![allow(dead_code)] // each test binary uses its own part of it
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A running server; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    /// Lines the server printed after "Listening on".
+    pub lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    pub fn start(flags: &[&str], script: &str) -> Server {
+        Self::start_expecting(flags, script, 1)
+    }
+
+    /// Starts the server and waits for `listening` "Listening on" lines.
+    pub fn start_expecting(flags: &[&str], script: &str, listening: usize) -> Server {
+        Self::start_with_env(flags, script, listening, &[])
+    }
+
+    /// As `start_expecting`, with extra environment variables.
+    pub fn start_with_env(flags: &[&str], script: &str, listening: usize, env: &[(&str, &str)]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .envs(env.iter().copied())
+            .arg("run")
+            .args(["--port", "0"])
+            .args(flags)
+            .arg(root().join(script))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tandem");
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut port = 0;
+        let mut seen = 0;
+        while seen < listening {
+            let line = rx.recv_timeout(Duration::from_secs(60)).expect("server did not start");
+            if let Some(rest) = line.strip_prefix("Listening on http://") {
+                port = rest.trim_end_matches('/').rsplit(':').next().unwrap().parse().unwrap();
+                seen += 1;
+            }
+        }
+        Server { child, port, lines: rx }
+    }
+
+    pub fn request(&self, raw: &str) -> Response {
+        request(self.port, raw.as_bytes())
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        let port = self.port;
+        self.request(&format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"))
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Response {
+        self.request(&format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    }
+
+    /// Waits for a printed line containing `needle`.
+    pub fn wait_for_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!("the server never printed a line with {needle:?}");
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid, not yet reaped.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+    }
+
+    pub fn wait_exit(mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "the server did not exit within {within:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// Sends a raw request (which should say `Connection: close`) and reads the
+/// whole response, de-chunking the body.
+pub fn request(port: u16, raw: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(raw).unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("read response");
+    parse_response(&bytes)
+}
+
+pub fn parse_response(bytes: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no response head in {text:?}"));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v == "chunked");
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    Response { status, headers, body }
+}
+
+pub fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = body.split_once("\r\n").expect("chunk size");
+        let size = usize::from_str_radix(size.trim(), 16).expect("hex chunk size");
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&rest[..size]);
+        body = &rest[size + 2..];
+    }
+}
+
