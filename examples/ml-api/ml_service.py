@@ -83,7 +83,10 @@ def sentiment_many(texts):
     return _sentiment_rows(texts) if texts else []
 
 
-@tandem.batch(max_size=32, max_wait_ms=5)
+# By default (BATCH_WAIT_MS=0) a call never waits for company: calls that
+# arrive while a batch runs form the next one, so batches grow with the
+# load and a lone request pays no delay.
+@tandem.batch(max_size=32, max_wait_ms=float(os.environ.get("BATCH_WAIT_MS", "0")))
 def sentiment_batched(texts):
     """sentiment(), with concurrent calls gathered into one model call."""
     return _sentiment_rows(texts)

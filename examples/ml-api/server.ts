@@ -8,7 +8,8 @@
 // Configuration (environment): API_KEYS (comma-separated; when set, every
 // /api route needs `x-api-key` or `Authorization: Bearer`), RATE_LIMIT
 // (requests per second per client, burst twice that; off when unset),
-// BATCHING=off (call the models one request at a time), IMAGE_FETCH_TIMEOUT_MS
+// BATCHING=off (call the models one request at a time), BATCH_WAIT_MS (how
+// long a call may wait for others to batch with, default 0), IMAGE_FETCH_TIMEOUT_MS
 // (default 5000) and IMAGE_MAX_BYTES (default 5 MiB) for image URLs.
 
 import { auth, HttpError, logger, rateLimit, requestId, Router, validate } from "tandem:http";

@@ -217,6 +217,8 @@ def batch(max_size=32, max_wait_ms=5.0):
     ``fn(inputs) -> outputs`` gets the inputs of concurrent calls gathered
     into one list (at most ``max_size``; the first call waits at most
     ``max_wait_ms`` for company) and returns one output per input, in order.
+    With ``max_wait_ms=0`` no call waits: the calls that arrived while the
+    previous batch ran form the next one, so batches grow with the load.
     TypeScript calls the decorated function with a single input and awaits
     a Promise. An output that is an exception instance is raised to its own
     caller only; if ``fn`` raises, each input of the batch is retried alone

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# ML API benchmark: POST /api/sentiment (the same scikit-learn model, the
+# same module loading it) on Tandem and its peers, one after another in one
+# run on this machine, each with PROCESSES worker processes, loaded by wrk
+# at 1, 16 and 64 connections. Prints requests/s, p50 and p99 per row and
+# Tandem's ratios, writes benches/ml/results.csv and results.png.
+#
+#   benches/ml/run.sh                       # 2 processes, 10 s per row
+#   PROCESSES=1 DURATION=5s benches/ml/run.sh
+#
+# Servers: tandem (dynamic batching on), tandem-unbatched (BATCHING=off),
+# Flask + gunicorn (sync workers), FastAPI + uvicorn, FastAPI + granian,
+# and the microservice baseline: a Fastify gateway calling the Python
+# service (FastAPI + uvicorn) over HTTP.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+PEERS=$ROOT/benches/.peers
+DURATION=${DURATION:-10s}
+PROCESSES=${PROCESSES:-2}
+CONNECTIONS=${CONNECTIONS:-"1 16 64"}
+PORT=${BENCH_PORT:-3927}
+UPSTREAM_PORT=$((PORT + 1))
+OUT=$ROOT/benches/ml
+
+scripts/setup.sh
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -q wrk >/dev/null; }
+.venv/bin/python -c "import flask, gunicorn, fastapi, uvicorn, granian, matplotlib" 2>/dev/null ||
+  .venv/bin/pip install -q --disable-pip-version-check -r benches/ml/requirements.txt
+if [ ! -d "$PEERS/node_modules/fastify" ] || [ ! -d "$PEERS/node_modules/undici" ]; then
+  mkdir -p "$PEERS"
+  (cd "$PEERS" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent fastify@5 undici@6)
+fi
+cp benches/ml/gateway.mjs "$PEERS/ml_gateway.mjs"
+[ -x target/release/tandem ] || cargo build --release -p tandem
+export VIRTUAL_ENV=$ROOT/.venv PATH=$ROOT/.venv/bin:$PATH LOG=off
+APP=benches/ml
+
+declare -A COMMANDS=(
+  [tandem]="target/release/tandem run --port $PORT --processes $PROCESSES --workers 1 examples/ml-api/server.ts"
+  [tandem-unbatched]="env BATCHING=off target/release/tandem run --port $PORT --processes $PROCESSES --workers 1 examples/ml-api/server.ts"
+  [flask-gunicorn]="gunicorn --chdir $APP -w $PROCESSES -b 127.0.0.1:$PORT --log-level warning flask_app:app"
+  [fastapi-uvicorn]="uvicorn --app-dir $APP --workers $PROCESSES --port $PORT --log-level warning --no-access-log fastapi_app:app"
+  [fastapi-granian]="granian --interface asgi --working-dir $APP --workers $PROCESSES --port $PORT --log-level warning --no-access-log fastapi_app:app"
+  [fastify-gateway]="env UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT PORT=$PORT node $PEERS/ml_gateway.mjs"
+)
+ORDER=(tandem tandem-unbatched flask-gunicorn fastapi-uvicorn fastapi-granian fastify-gateway)
+
+wait_up() {
+  for _ in $(seq 1 300); do
+    if curl -sf -o /dev/null -H 'content-type: application/json' -d '{"text":"warm"}' "http://127.0.0.1:$1/api/sentiment"; then return 0; fi
+    sleep 0.1
+  done
+  echo "error: $2 did not come up on port $1" >&2
+  return 1
+}
+
+# wrk's latency figures come with units (us, ms, s): convert to ms.
+to_ms() {
+  awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else {sub(/s$/,"",v); print v*1000}}'
+}
+
+stop() {
+  # Each server runs in its own process group (setsid): end all of it.
+  kill -TERM -- "-$1" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 -- "-$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL -- "-$1" 2>/dev/null || true
+}
+
+echo "machine: $(nproc) cores, $(uname -sr); $PROCESSES worker processes each; wrk $DURATION per row"
+echo "server,connections,rps,p50_ms,p99_ms" > "$OUT/results.csv"
+printf '%-18s %5s %10s %9s %9s\n' server conns "req/s" "p50 ms" "p99 ms"
+for name in "${ORDER[@]}"; do
+  upstream_pid=""
+  if [ "$name" = fastify-gateway ]; then
+    setsid uvicorn --app-dir $APP --workers "$PROCESSES" --port "$UPSTREAM_PORT" --log-level warning --no-access-log fastapi_app:app >/dev/null 2>&1 &
+    upstream_pid=$!
+    wait_up "$UPSTREAM_PORT" "the gateway's Python service"
+  fi
+  setsid ${COMMANDS[$name]} >/dev/null 2>&1 &
+  pid=$!
+  wait_up "$PORT" "$name"
+  for c in $CONNECTIONS; do
+    threads=$(( c < 2 ? 1 : 2 ))
+    wrk -t"$threads" -c"$c" -d2s -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment" >/dev/null
+    out=$(wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment")
+    if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
+      echo "warning: $name at $c connections had errors: $(echo "$out" | grep 'Non-2xx\|Socket errors')" >&2
+    fi
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1 == "50%" {print $2}' | to_ms)
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)
+    echo "$name,$c,$rps,$p50,$p99" >> "$OUT/results.csv"
+    printf '%-18s %5s %10.0f %9.2f %9.2f\n' "$name" "$c" "$rps" "$p50" "$p99"
+  done
+  stop "$pid"
+  [ -z "$upstream_pid" ] || stop "$upstream_pid"
+done
+
+.venv/bin/python benches/ml/report.py "$OUT/results.csv" "$OUT/results.png"
