@@ -25,7 +25,7 @@ OUT=$ROOT/benches/ml
 
 scripts/setup.sh
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -q wrk >/dev/null; }
-.venv/bin/python -c "import flask, gunicorn, fastapi, uvicorn, granian, matplotlib" 2>/dev/null ||
+.venv/bin/python -c "import flask, gunicorn, fastapi, uvicorn, granian, matplotlib, httptools, uvloop" 2>/dev/null ||
   .venv/bin/pip install -q --disable-pip-version-check -r benches/ml/requirements.txt
 if [ ! -d "$PEERS/node_modules/fastify" ] || [ ! -d "$PEERS/node_modules/undici" ]; then
   mkdir -p "$PEERS"
