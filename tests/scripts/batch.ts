@@ -1,6 +1,6 @@
 // @tandem.batch: concurrent calls gathered into lists, errors reaching only
 // the caller whose input failed.
-import { batch_sizes, checked, double, inverse, lossy } from "./batched.py";
+import { batch_sizes, checked, double, inverse, lossy, tripled_later } from "./batched.py";
 
 // Ten concurrent calls, max_size 4: batches of 4, 4 and 2, each caller
 // getting its own answer.
@@ -22,3 +22,7 @@ for (const line of await Promise.all(["tea", "4x4", "cup"].map((w) => settle(che
 // A function that returns too few results: retried input by input, the
 // caller whose input is lost gets a message that says so.
 for (const line of await Promise.all(["a", "b", "c"].map((w) => settle(lossy(w))))) console.log(line);
+
+// Any concurrent.futures.Future (here an executor's) is a Promise.
+const pending = tripled_later(14);
+console.log(pending instanceof Promise, await pending);

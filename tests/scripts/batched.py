@@ -1,6 +1,10 @@
 """Batch functions for tests/scripts/batch.ts."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import tandem
+
+_pool = ThreadPoolExecutor(max_workers=1)
 
 calls = []
 
@@ -29,3 +33,8 @@ def lossy(items):
 
 def batch_sizes():
     return calls
+
+
+def tripled_later(n):
+    """A plain concurrent.futures.Future: also a Promise in TypeScript."""
+    return _pool.submit(lambda: n * 3)

@@ -398,7 +398,7 @@ impl<'a> ToJs<'a> {
         if let Ok(t) = obj.cast::<PyTuple>() {
             return self.guarded(obj, |this| this.seq_to_js(scope, t.iter()));
         }
-        let kind = if is_coroutine(py, obj)? {
+        let kind = if is_awaitable(py, obj)? {
             WrapKind::Awaitable
         } else if is_routine(py, obj)? {
             WrapKind::Function
@@ -634,10 +634,21 @@ fn numpy_kind(obj: &Bound<'_, PyAny>) -> Option<NumpyKind> {
     }
 }
 
-fn is_coroutine(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+/// Coroutines and `concurrent.futures.Future`s: both become Promises.
+fn is_awaitable(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     static COROUTINE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     let ty = COROUTINE.get_or_try_init(py, || -> PyResult<_> {
         Ok(py.import("types")?.getattr("CoroutineType")?.cast_into::<PyType>()?.unbind())
+    })?;
+    Ok(obj.is_instance(ty.bind(py))? || is_future(py, obj)?)
+}
+
+/// Whether `obj` is a `concurrent.futures.Future` (what `@tandem.batch`
+/// functions and executors return).
+pub(crate) fn is_future(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    static FUTURE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    let ty = FUTURE.get_or_try_init(py, || -> PyResult<_> {
+        Ok(py.import("concurrent.futures")?.getattr("Future")?.cast_into::<PyType>()?.unbind())
     })?;
     obj.is_instance(ty.bind(py))
 }

@@ -516,8 +516,9 @@ impl<'a> deno_core::convert::ToV8<'a> for Awaited {
     }
 }
 
-/// Runs the coroutine behind handle `id` on the runtime's asyncio loop and
-/// resolves with its result (or the error sentinel).
+/// Runs the coroutine behind handle `id` on the runtime's asyncio loop (or
+/// waits for the `concurrent.futures.Future` behind it) and resolves with
+/// its result (or the error sentinel).
 #[op2]
 async fn op_py_await(state: Rc<RefCell<OpState>>, #[smi] id: u32) -> Awaited {
     let bridge = Bridge::from_state(&state);
@@ -536,7 +537,14 @@ async fn op_py_await(state: Rc<RefCell<OpState>>, #[smi] id: u32) -> Awaited {
             }
             Ok(())
         })?;
-        py.import("tandem")?.call_method1("_submit", (coro, on_done))?;
+        let awaitable = coro.bind(py);
+        if crate::python::convert::is_future(py, awaitable)? {
+            // Settled by another thread (a batcher, an executor): no event
+            // loop needed, the callback fires where the result is set.
+            awaitable.call_method1("add_done_callback", (on_done,))?;
+        } else {
+            py.import("tandem")?.call_method1("_submit", (awaitable, on_done))?;
+        }
         Ok(())
     });
     if let Err(e) = submitted {
