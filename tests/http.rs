@@ -18,6 +18,8 @@ fn routes_params_404_and_405() {
     let server = Server::start(&["--workers", "2"], APP);
     let r = server.get("/users/42");
     assert_eq!((r.status, r.json()), (200, serde_json::json!({"id": "42"})));
+    // Paths are matched as URL.pathname has them: dot segments resolved.
+    assert_eq!(server.get("/files/../users/./9").json(), serde_json::json!({"id": "9"}));
     assert_eq!(server.get("/files/a/b%20c").json(), serde_json::json!({"path": "a/b c"}));
     let r = server.get("/");
     assert_eq!((r.status, r.body.as_str()), (200, "hello"));

@@ -35,6 +35,8 @@ declare module "tandem:http" {
     readonly state: Record<string, unknown>;
     requestId: string;
     readonly url: URL;
+    /** `url.pathname`, without building a URL object for plain paths. */
+    readonly path: string;
     readonly query: URLSearchParams;
     readonly validated: boolean;
     /** The body parsed as JSON (once); malformed JSON is a 400. */

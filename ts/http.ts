@@ -59,6 +59,10 @@ export function json(data: unknown, init?: number | ResponseInit): Response {
 let requestCounter = 0;
 const requestPrefix = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, "0");
 
+// Paths that a URL parser leaves as they are (see Context.path).
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~:@!$&'()*+,;=.-]*)+$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
 /** What handlers and middleware get for one request. */
 export class Context {
   /** Path parameters: `/users/:id` gives `params.id`; a wildcard gives `params["*"]`. */
@@ -67,17 +71,49 @@ export class Context {
   route = "";
   /** Per-request values middleware shares with handlers (e.g. `state.user`). */
   readonly state: Record<string, unknown> = {};
-  /** Id of this request (from X-Request-Id, or generated). */
-  requestId: string;
+  #requestId: string | undefined;
   #url: URL | undefined;
   #body: Promise<unknown> | undefined;
   #validated = false;
 
-  constructor(readonly request: Request, readonly info: ServeInfo) {
-    const given = request.headers.get("x-request-id");
-    this.requestId = given !== null && /^[\w.:-]{1,128}$/.test(given)
-      ? given
-      : `${requestPrefix}-${(++requestCounter).toString(16)}`;
+  constructor(readonly request: Request, readonly info: ServeInfo) {}
+
+  /**
+   * Id of this request (from X-Request-Id, or generated). Worked out on
+   * first use: reading a request header builds the whole Headers object,
+   * which routes that never ask should not pay for.
+   */
+  get requestId(): string {
+    if (this.#requestId === undefined) {
+      const given = this.request.headers.get("x-request-id");
+      this.#requestId = given !== null && /^[\w.:-]{1,128}$/.test(given)
+        ? given
+        : `${requestPrefix}-${(++requestCounter).toString(16)}`;
+    }
+    return this.#requestId;
+  }
+
+  set requestId(id: string) {
+    this.#requestId = id;
+  }
+
+  /**
+   * The URL's path, as `url.pathname` gives it. A plain path (no percent
+   * escapes, no dot segments, nothing a URL parser would rewrite) is taken
+   * from the URL string as it is, without building a URL object.
+   */
+  get path(): string {
+    if (this.#url === undefined) {
+      const url = this.request.url;
+      const start = url.indexOf("/", url.indexOf("//") + 2);
+      if (start !== -1) {
+        let end = url.indexOf("?", start);
+        if (end === -1) end = url.length;
+        const path = url.slice(start, end);
+        if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return path;
+      }
+    }
+    return this.url.pathname;
   }
 
   get req(): Request {
@@ -248,15 +284,15 @@ export class Router {
 
   async #dispatch(c: Context): Promise<Response> {
     const method = c.request.method;
-    const matches = this.#match(c.url.pathname);
+    const matches = this.#match(c.path);
     const hit = matches.find((m) => m.route.method === method || m.route.method === "*") ??
       (method === "HEAD" ? matches.find((m) => m.route.method === "GET") : undefined);
     if (hit === undefined) {
       if (matches.length === 0) {
-        throw new HttpError(404, `no route for ${method} ${c.url.pathname}`);
+        throw new HttpError(404, `no route for ${method} ${c.path}`);
       }
       const allow = [...new Set(matches.flatMap((m) => m.route.method === "GET" ? ["GET", "HEAD"] : [m.route.method]))];
-      throw new HttpError(405, `${method} is not allowed on ${c.url.pathname}; allowed: ${allow.join(", ")}`, undefined, {
+      throw new HttpError(405, `${method} is not allowed on ${c.path}; allowed: ${allow.join(", ")}`, undefined, {
         allow: allow.join(", "),
       });
     }
@@ -291,7 +327,7 @@ export class Router {
       level: "error",
       requestId,
       method: c.request.method,
-      path: c.url.pathname,
+      path: c.path,
       error: String(error),
       stack: (error as Error)?.stack,
       pythonTraceback: (error as any)?.pythonTraceback,
@@ -371,7 +407,7 @@ export function logger(options: LoggerOptions = {}): Middleware {
       write(JSON.stringify({
         time: new Date().toISOString(),
         method: c.request.method,
-        path: c.url.pathname,
+        path: c.path,
         route: c.route,
         status,
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
@@ -486,7 +522,7 @@ export function auth(options: AuthOptions): Middleware {
   const tokens = new Set(options.bearerTokens ?? []);
   const open = new Set(options.public ?? []);
   return async (c, next) => {
-    if (open.has(c.url.pathname) || c.request.method === "OPTIONS") return next();
+    if (open.has(c.path) || c.request.method === "OPTIONS") return next();
     const apiKey = c.request.headers.get("x-api-key");
     const authorization = c.request.headers.get("authorization");
     const bearer = authorization?.match(/^Bearer\s+(\S+)$/i)?.[1] ?? null;
