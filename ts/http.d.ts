@@ -17,6 +17,9 @@ declare module "tandem:http" {
   export function serve(handler: Handler | { fetch: Handler }, options?: ServeOptions): void;
   export function serve(options: ServeOptions, handler: Handler | { fetch: Handler }): void;
 
+  /** Requests this worker's handlers are working on, the caller's included. */
+  export function inFlightRequests(): number;
+
   /** An error with an HTTP status, answered as JSON `{error, details, requestId}`. */
   export class HttpError extends Error {
     constructor(status: number, message: string, details?: unknown, headers?: HeadersInit);

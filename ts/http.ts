@@ -59,6 +59,15 @@ export function json(data: unknown, init?: number | ResponseInit): Response {
 let requestCounter = 0;
 const requestPrefix = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, "0");
 
+/**
+ * How many requests this worker's handlers are working on, the caller's
+ * included. A route can use it to adapt: e.g. call a model directly when
+ * alone and join a batch (`@tandem.batch`) when others are in flight.
+ */
+export function inFlightRequests(): number {
+  return internal.inFlightRequests();
+}
+
 // Paths that a URL parser leaves as they are (see Context.path).
 const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~:@!$&'()*+,;=.-]*)+$/;
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;

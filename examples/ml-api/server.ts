@@ -12,7 +12,7 @@
 // long a call may wait for others to batch with, default 0), IMAGE_FETCH_TIMEOUT_MS
 // (default 5000) and IMAGE_MAX_BYTES (default 5 MiB) for image URLs.
 
-import { auth, HttpError, logger, rateLimit, requestId, Router, validate } from "tandem:http";
+import { auth, HttpError, inFlightRequests, logger, rateLimit, requestId, Router, validate } from "tandem:http";
 import {
   classify,
   model_info,
@@ -46,7 +46,10 @@ app.post(
   validate({ text: { type: "string", minLength: 1, maxLength: 10000 } }),
   async (c) => {
     const { text } = await c.body();
-    return batching ? await sentiment_batched(text) : sentiment(text);
+    // Alone, a request calls the model directly: handing it to the batching
+    // thread and back would only add latency. With other requests in
+    // flight it joins a batch.
+    return batching && inFlightRequests() > 1 ? await sentiment_batched(text) : sentiment(text);
   },
 );
 

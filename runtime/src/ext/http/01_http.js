@@ -413,5 +413,6 @@ globalThis[Symbol.for("tandem.http")] = {
   serve,
   serveModule,
   setRoute,
+  inFlightRequests: () => inFlight.size,
   rateLimit: op_http_rate_limit,
 };
