@@ -265,11 +265,7 @@ fn concurrent_calls_are_batched_and_each_caller_gets_its_answer() {
                     (format!("Request {i}: terrible, I hate it"), "negative")
                 };
                 let body = serde_json::json!({ "text": text }).to_string();
-                let raw = format!(
-                    "POST /api/sentiment HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let r = support::request(port, raw.as_bytes());
+                let r = support::post(port, "/api/sentiment", "", &body);
                 assert_eq!(r.status, 200, "{}", r.body);
                 assert_eq!(r.json()["sentiment"], expected, "request {i}: {}", r.body);
             })
@@ -289,12 +285,7 @@ fn concurrent_calls_are_batched_and_each_caller_gets_its_answer() {
 fn auth_and_rate_limit_switched_on_by_configuration() {
     let server = start(&[("API_KEYS", "k1,k2"), ("RATE_LIMIT", "2")]);
     let body = r#"{"text":"great"}"#;
-    let post = |headers: &str| {
-        server.request(&format!(
-            "POST /api/sentiment HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ))
-    };
+    let post = |headers: &str| support::post(server.port, "/api/sentiment", headers, body);
     assert_eq!(post("").status, 401);
     assert_eq!(post("x-api-key: wrong\r\n").status, 403);
     assert_eq!(post("x-api-key: k1\r\n").status, 200);

@@ -19,7 +19,7 @@ THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
 PORT=${BENCH_PORT:-3917}
 
-command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -q wrk >/dev/null; }
+source benches/common.sh
 command -v node >/dev/null || { echo "error: node is needed for the Node and Fastify peers" >&2; exit 1; }
 if [ ! -x "$PEERS/venv/bin/deno" ]; then
   echo "installing Deno (PyPI) into $PEERS"
@@ -51,11 +51,6 @@ wait_up() {
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# wrk's latency figures come with units (us, ms, s): convert to ms.
-to_ms() {
-  awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else {sub(/s$/,"",v); print v*1000}}'
-}
 
 declare -A RPS P99
 echo "machine: $(nproc) cores, $(uname -sr); wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $ROUNDS rounds; tandem --workers $WORKERS"

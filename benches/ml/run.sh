@@ -24,7 +24,7 @@ UPSTREAM_PORT=$((PORT + 1))
 OUT=$ROOT/benches/ml
 
 scripts/setup.sh
-command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -q wrk >/dev/null; }
+source benches/common.sh
 .venv/bin/python -c "import flask, gunicorn, fastapi, uvicorn, granian, matplotlib, httptools, uvloop" 2>/dev/null ||
   .venv/bin/pip install -q --disable-pip-version-check -r benches/ml/requirements.txt
 if [ ! -d "$PEERS/node_modules/fastify" ] || [ ! -d "$PEERS/node_modules/undici" ]; then
@@ -53,11 +53,6 @@ wait_up() {
   done
   echo "error: $2 did not come up on port $1" >&2
   return 1
-}
-
-# wrk's latency figures come with units (us, ms, s): convert to ms.
-to_ms() {
-  awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else {sub(/s$/,"",v); print v*1000}}'
 }
 
 stop() {

@@ -77,15 +77,17 @@ app.post("/api/classify", async (c) => {
     image = new Uint8Array(await file.arrayBuffer());
   } else {
     const body = await c.body();
-    const errors = [];
     if (body === null || typeof body !== "object") {
       throw new HttpError(400, "the body must be a JSON object with image (base64) or url");
     }
     if (body.top_k !== undefined) topK = body.top_k;
     if (typeof body.image === "string" && body.image !== "") image = body.image;
     else if (typeof body.url === "string" && body.url !== "") image = await fetchImage(body.url);
-    else errors.push({ field: "image", message: "give image (base64 or a data: URL) or url" });
-    if (errors.length > 0) throw new HttpError(400, "invalid request body", errors);
+    else {
+      throw new HttpError(400, "invalid request body", [
+        { field: "image", message: "give image (base64 or a data: URL) or url" },
+      ]);
+    }
   }
   if (!Number.isInteger(topK) || topK < 1 || topK > 100) {
     throw new HttpError(400, "invalid request body", [{ field: "top_k", message: "must be an integer from 1 to 100" }]);

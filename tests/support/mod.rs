@@ -75,10 +75,7 @@ impl Server {
     }
 
     pub fn post(&self, path: &str, body: &str) -> Response {
-        self.request(&format!(
-            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ))
+        post(self.port, path, "", body)
     }
 
     /// Waits for a printed line containing `needle`.
@@ -133,6 +130,16 @@ impl Response {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
+}
+
+/// POSTs a JSON `body` to `path`; `headers` are extra lines, each ending
+/// in `\r\n`.
+pub fn post(port: u16, path: &str, headers: &str, body: &str) -> Response {
+    let raw = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    request(port, raw.as_bytes())
 }
 
 /// Sends a raw request (which should say `Connection: close`) and reads the
