@@ -7,6 +7,7 @@
 #
 #   benches/ml/run.sh                       # 2 processes, 10 s per row
 #   PROCESSES=1 DURATION=5s benches/ml/run.sh
+#   SERVERS="tandem tandem-unbatched" CONNECTIONS=64 benches/ml/run.sh
 #
 # Servers: tandem (dynamic batching on), tandem-unbatched (BATCHING=off),
 # Flask + gunicorn (sync workers), FastAPI + uvicorn, FastAPI + granian,
@@ -44,7 +45,7 @@ declare -A COMMANDS=(
   [fastapi-granian]="granian --interface asgi --working-dir $APP --workers $PROCESSES --port $PORT --log-level warning --no-access-log fastapi_app:app"
   [fastify-gateway]="env UPSTREAM=http://127.0.0.1:$UPSTREAM_PORT PORT=$PORT node $PEERS/ml_gateway.mjs"
 )
-ORDER=(tandem tandem-unbatched flask-gunicorn fastapi-uvicorn fastapi-granian fastify-gateway)
+read -ra ORDER <<<"${SERVERS:-tandem tandem-unbatched flask-gunicorn fastapi-uvicorn fastapi-granian fastify-gateway}"
 
 wait_up() {
   for _ in $(seq 1 300); do

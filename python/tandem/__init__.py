@@ -11,10 +11,8 @@ imports. It holds what is easier to write in Python than in Rust:
 """
 
 import asyncio
-import collections
 import concurrent.futures
 import threading
-import time
 
 __all__ = ["JSError", "batch"]
 
@@ -145,86 +143,29 @@ def _public_names(module):
     ]
 
 
-class _Batcher:
-    """Gathers single calls into lists for one function (see :func:`batch`).
+# The runtime replaces this with its batcher (a queue and a thread per
+# decorated function, in Rust): see runtime/src/python/batch.rs.
+_Batcher = None
 
-    Calls put their input on a queue and get a ``concurrent.futures.Future``;
-    one thread per batched function takes what is queued (at most
-    ``max_size``, waiting up to ``max_wait`` seconds for company when there
-    is less), runs the function once and settles each caller's future. No
-    asyncio task or coroutine per call: the runtime awaits the future
-    directly, which keeps the per-call cost small next to the model's.
-    """
 
-    def __init__(self, fn, max_size, max_wait):
-        self.fn = fn
-        self.max_size = max_size
-        self.max_wait = max_wait
-        self.name = f"{fn.__module__}.{fn.__qualname__}"
-        self.waiting = collections.deque()  # (input, future) pairs
-        self.ready = threading.Condition()
-        self.thread = None
-
-    def submit(self, item):
-        future = concurrent.futures.Future()
-        with self.ready:
-            self.waiting.append((item, future))
-            if self.thread is None:
-                self.thread = threading.Thread(target=self.serve, name=f"tandem-batch:{self.name}", daemon=True)
-                self.thread.start()
-            self.ready.notify()
-        return future
-
-    def serve(self):
-        while True:
-            self.run(self.next_group())
-
-    def next_group(self):
-        with self.ready:
-            while not self.waiting:
-                self.ready.wait()
-            if self.max_wait > 0 and len(self.waiting) < self.max_size:
-                deadline = time.monotonic() + self.max_wait
-                while len(self.waiting) < self.max_size:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self.ready.wait(left)
-            return [self.waiting.popleft() for _ in range(min(self.max_size, len(self.waiting)))]
-
-    def run(self, group):
-        _observe_batch(self.name, len(group))
-        items = [item for item, _ in group]
-        try:
-            results = self.fn(items)
-            if len(results) != len(items):
-                raise ValueError(
-                    f"@tandem.batch function {self.name} returned {len(results)} results "
-                    f"for {len(items)} inputs; it must return one per input, in order"
-                )
-        except Exception as error:
-            if len(group) == 1:
-                self.settle(group[0][1], error=error)
-                return
-            # One bad input must not fail the others: run each alone, so the
-            # error reaches only the caller whose input caused it.
-            for pair in group:
-                self.run([pair])
-            return
-        for (_, future), result in zip(group, results):
-            if isinstance(result, BaseException):
-                self.settle(future, error=result)
-            else:
-                self.settle(future, value=result)
-
-    @staticmethod
-    def settle(future, value=None, error=None):
-        if not future.set_running_or_notify_cancel():  # the caller cancelled
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
+def _unbatched(fn, item):
+    """Outside Tandem (plain Python importing this package): run the list
+    function on one input at once, with the same result and error rules."""
+    future = concurrent.futures.Future()
+    future.set_running_or_notify_cancel()
+    try:
+        results = list(fn([item]))
+        if len(results) != 1:
+            raise ValueError(
+                f"@tandem.batch function {fn.__module__}.{fn.__qualname__} returned "
+                f"{len(results)} results for 1 inputs; it must return one per input, in order"
+            )
+        if isinstance(results[0], BaseException):
+            raise results[0]
+        future.set_result(results[0])
+    except Exception as error:
+        future.set_exception(error)
+    return future
 
 
 def batch(max_size=32, max_wait_ms=5.0):
@@ -238,8 +179,9 @@ def batch(max_size=32, max_wait_ms=5.0):
     previous batch ran form the next one, so batches grow with the load.
     TypeScript calls the decorated function with a single input and awaits
     a Promise; Python callers use ``.result()`` (or, in asyncio code,
-    ``await asyncio.wrap_future(...)``). The function runs on a thread of
-    its own, one per decorated function.
+    ``await asyncio.wrap_future(...)``). Calls from TypeScript and Python,
+    from every worker of the process, share one queue; the function runs on
+    a thread of its own, one per decorated function.
 
     An output that is an exception instance is raised to its own caller
     only; if ``fn`` raises, each input of the batch is retried alone so that
@@ -247,7 +189,8 @@ def batch(max_size=32, max_wait_ms=5.0):
     function stays available as ``decorated.batch``.
 
     Batch sizes are recorded in ``/metrics`` as
-    ``tandem_python_batch_size{function="module.name"}``.
+    ``tandem_python_batch_size{function="module.name"}``. Outside Tandem
+    (this package imported by plain Python) calls run one at a time.
     """
     if not isinstance(max_size, int) or max_size < 1:
         raise ValueError(f"tandem.batch: max_size must be a positive int, got {max_size!r}")
@@ -257,18 +200,20 @@ def batch(max_size=32, max_wait_ms=5.0):
     def decorate(fn):
         import functools
 
-        batcher = _Batcher(fn, max_size, max_wait_ms / 1000.0)
+        batcher = None
+        if _Batcher is not None:
+            batcher = _Batcher(fn, max_size, max_wait_ms / 1000.0, f"{fn.__module__}.{fn.__qualname__}")
 
         @functools.wraps(fn)
         def one(item):
+            if batcher is None:
+                return _unbatched(fn, item)
             return batcher.submit(item)
 
         one.batch = fn
+        # The bridge finds the batcher here and queues TypeScript calls to
+        # it directly, without the GIL.
+        one._tandem_batcher = batcher
         return one
 
     return decorate
-
-
-def _observe_batch(name, size):
-    """Replaced by the runtime with a function feeding its Prometheus
-    histogram; a no-op when this package runs outside Tandem."""

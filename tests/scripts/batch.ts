@@ -1,6 +1,7 @@
 // @tandem.batch: concurrent calls gathered into lists, errors reaching only
 // the caller whose input failed.
-import { batch_sizes, checked, double, inverse, lossy, tripled_later } from "./batched.py";
+import { batch_sizes, checked, double, double_from_python, echo, inverse, lossy, tripled_later } from "./batched.py";
+import { import as pyImport, kwargs } from "tandem:python";
 
 // Ten concurrent calls, max_size 4: batches of 4, 4 and 2, each caller
 // getting its own answer.
@@ -26,3 +27,18 @@ for (const line of await Promise.all(["a", "b", "c"].map((w) => settle(lossy(w))
 // Any concurrent.futures.Future (here an executor's) is a Promise.
 const pending = tripled_later(14);
 console.log(pending instanceof Promise, await pending);
+
+// Values cross a batched call by the same table as any call: plain data
+// is queued without the GIL, anything else (a BigInt beyond 64 bits, a
+// Python object, a function) as a Python object.
+const inputs = [
+  "text", 7, 2.5, true, null, [1, [2, "x"]], { a: { b: [true] } },
+  new Uint8Array([1, 2, 255]), 2n ** 70n, -(2n ** 40n), pyImport("decimal").Decimal("1.5"),
+];
+for (const [type, value] of await Promise.all(inputs.map((v) => echo(v)))) {
+  console.log(type, value instanceof Uint8Array ? `Uint8Array ${value.join(",")}` : typeof value === "bigint" ? `${value}n` : type === "Decimal" ? String(value) : JSON.stringify(value));
+}
+await echo(Symbol("s")).catch((e) => console.log(e.name, e.message));
+
+// A Python caller shares the queue with TypeScript callers.
+console.log(double_from_python(5), await double(kwargs({ item: 4 })));

@@ -38,3 +38,14 @@ def batch_sizes():
 def tripled_later(n):
     """A plain concurrent.futures.Future: also a Promise in TypeScript."""
     return _pool.submit(lambda: n * 3)
+
+
+def double_from_python(n):
+    """A Python caller of a batched function: it shares the queue."""
+    return double(n).result()
+
+
+@tandem.batch(max_size=8, max_wait_ms=0)
+def echo(items):
+    """Returns each input with its Python type name, to check conversions."""
+    return [(type(item).__name__, item) for item in items]

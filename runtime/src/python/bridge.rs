@@ -32,6 +32,9 @@ pub(crate) enum WrapKind {
     Callable = 2,
     /// A coroutine: becomes a Promise of its result.
     Awaitable = 3,
+    /// A `@tandem.batch` function: calls are queued to its batcher
+    /// without the GIL.
+    Batched = 4,
 }
 
 #[derive(Default)]
@@ -45,10 +48,24 @@ pub(crate) struct Bridge {
     pub(crate) handle_key: RefCell<Option<v8::Global<v8::Symbol>>>,
     pub(crate) pending_error: RefCell<Option<PendingError>>,
     /// Metrics of the callables JS has called, by handle id.
+    /// Batching queues of the `@tandem.batch` functions JS holds, by the
+    /// index their JS functions carry.
+    pub(crate) batchers: RefCell<Vec<std::sync::Arc<super::batch::Queue>>>,
     pub(crate) call_metrics: RefCell<std::collections::HashMap<u32, Rc<crate::server::metrics::CallMetrics>>>,
 }
 
 impl Bridge {
+    /// The index under which JS reaches `queue` (the same queue always gets
+    /// the same index, so re-importing a module does not grow the table).
+    pub(crate) fn batcher_index(&self, queue: std::sync::Arc<super::batch::Queue>) -> u32 {
+        let mut batchers = self.batchers.borrow_mut();
+        if let Some(i) = batchers.iter().position(|q| std::sync::Arc::ptr_eq(q, &queue)) {
+            return i as u32;
+        }
+        batchers.push(queue);
+        (batchers.len() - 1) as u32
+    }
+
     pub(crate) fn from_state(state: &Rc<RefCell<OpState>>) -> Rc<Bridge> {
         state.borrow().borrow::<Rc<Bridge>>().clone()
     }

@@ -32,11 +32,11 @@ pub(crate) struct ConvertError {
 }
 
 impl ConvertError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self { message: message.into(), path: Vec::new() }
     }
 
-    fn at(mut self, segment: String) -> Self {
+    pub(crate) fn at(mut self, segment: String) -> Self {
         self.path.push(segment);
         self
     }
@@ -57,7 +57,7 @@ impl From<PyErr> for ConvertError {
     }
 }
 
-fn key_segment(key: &str) -> String {
+pub(crate) fn key_segment(key: &str) -> String {
     if !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$') {
         format!(".{key}")
     } else {
@@ -398,6 +398,10 @@ impl<'a> ToJs<'a> {
         if let Ok(t) = obj.cast::<PyTuple>() {
             return self.guarded(obj, |this| this.seq_to_js(scope, t.iter()));
         }
+        if let Some(queue) = super::batch::queue_of(obj) {
+            let batcher = self.bridge.batcher_index(queue);
+            return self.wrap_with(scope, obj, WrapKind::Batched, batcher);
+        }
         let kind = if is_awaitable(py, obj)? {
             WrapKind::Awaitable
         } else if is_routine(py, obj)? {
@@ -417,6 +421,17 @@ impl<'a> ToJs<'a> {
         obj: &Bound<'_, PyAny>,
         kind: WrapKind,
     ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+        self.wrap_with(scope, obj, kind, 0)
+    }
+
+    /// [`Self::wrap`] with the kind's extra argument (a batcher's index).
+    fn wrap_with<'s>(
+        &mut self,
+        scope: &mut v8::PinScope<'s, '_>,
+        obj: &Bound<'_, PyAny>,
+        kind: WrapKind,
+        extra: u32,
+    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
         let wrap = self.bridge.wrap.borrow().clone();
         let Some(wrap) = wrap else {
             return Err(ConvertError::new("the Python bridge is not initialised"));
@@ -426,6 +441,7 @@ impl<'a> ToJs<'a> {
         let args = [
             v8::Integer::new_from_unsigned(scope, id).into(),
             v8::Integer::new(scope, kind as i32).into(),
+            v8::Integer::new_from_unsigned(scope, extra).into(),
         ];
         let undefined = v8::undefined(scope).into();
         wrap.call(scope, undefined, &args)
@@ -520,7 +536,7 @@ impl<'a> ToJs<'a> {
     }
 }
 
-fn string_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, s: &str) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+pub(crate) fn string_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, s: &str) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
     v8::String::new(scope, s)
         .map(Into::into)
         .ok_or_else(|| ConvertError::new("string too long for the JavaScript engine"))
@@ -549,7 +565,7 @@ fn int_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, int: &Bound<'_, PyInt>) -> Re
         .ok_or_else(|| ConvertError::new("integer too large for a JavaScript BigInt"))
 }
 
-fn bytes_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local<'s, v8::Value> {
+pub(crate) fn bytes_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local<'s, v8::Value> {
     let len = bytes.len();
     let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes.to_vec()).make_shared();
     let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);

@@ -4,8 +4,10 @@
 //! One interpreter serves the whole process; every JS isolate thread shares
 //! it and takes the GIL only while Python code runs.
 
+pub(crate) mod batch;
 pub(crate) mod bridge;
 pub(crate) mod convert;
+pub(crate) mod detached;
 pub(crate) mod handles;
 pub(crate) mod js_function;
 pub(crate) mod thread_state;
@@ -68,17 +70,9 @@ fn install_helper(py: Python<'_>) -> PyResult<()> {
         c"<tandem>/tandem/__init__.py",
         c"tandem",
     )?;
-    module.add_function(pyo3::wrap_pyfunction!(observe_batch, &module)?)?;
+    module.add_class::<batch::Batcher>()?;
     py.import("sys")?.getattr("modules")?.set_item("tandem", module)?;
     Ok(())
-}
-
-/// `tandem._observe_batch(name, size)`: the batching decorator reports each
-/// batch it runs here, for `/metrics`.
-#[pyfunction]
-#[pyo3(name = "_observe_batch")]
-fn observe_batch(name: &str, size: usize) {
-    crate::server::metrics::Metrics::get().batch_run(name, size);
 }
 
 /// Puts `dir` first on `sys.path` (absolute), unless it is already there.

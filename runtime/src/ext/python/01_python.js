@@ -6,6 +6,7 @@
 
 import {
   op_py_await,
+  op_py_batch_call,
   op_py_call,
   op_py_delattr,
   op_py_dir,
@@ -93,13 +94,30 @@ function call(id, args) {
   return result;
 }
 
-function makeFunction(id) {
-  const fn = function (...args) {
-    return call(id, args);
-  };
+// Marks `fn` as the JS face of handle `id`, released with it.
+function holding(fn, id) {
   Object.defineProperty(fn, HANDLE, { value: id });
   registry.register(fn, id);
   return fn;
+}
+
+function makeFunction(id) {
+  return holding(function (...args) {
+    return call(id, args);
+  }, id);
+}
+
+// A @tandem.batch function: a single input goes straight to its batcher
+// (queued without the GIL); any other call shape runs the Python wrapper,
+// which queues to the same batcher.
+function makeBatched(id, batcher) {
+  return holding(function (...args) {
+    const input = args[0];
+    if (args.length !== 1 || input instanceof Promise || input instanceof Kwargs) {
+      return call(id, args);
+    }
+    return op_py_batch_call(batcher, input).then(check);
+  }, id);
 }
 
 function pyIterator(id) {
@@ -204,9 +222,12 @@ function awaitCoroutine(id) {
   return op_py_await(id).then(check);
 }
 
-// kind: 0 object, 1 function, 2 other callable, 3 coroutine (see WrapKind).
-function wrap(id, kind) {
+// kind: 0 object, 1 function, 2 other callable, 3 coroutine, 4 batched
+// function (see WrapKind); extra: the batcher's index for kind 4.
+function wrap(id, kind, extra) {
   switch (kind) {
+    case 4:
+      return makeBatched(id, extra);
     case 1:
       return makeFunction(id);
     case 2:

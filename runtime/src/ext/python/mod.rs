@@ -7,6 +7,7 @@
 //! JS value of a callback's error) in JavaScript and off the fast path.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -18,6 +19,7 @@ use pyo3::types::{PyDict, PyTuple};
 use crate::server::metrics::{CallMetrics, Metrics};
 use crate::python::bridge::{Bridge, PendingError, WrapKind};
 use crate::python::convert::{ToJs, ToPy};
+use crate::python::detached::Detached;
 use crate::python::js_function::{self, JsValueRef};
 use crate::python::{self as python_mod};
 
@@ -40,6 +42,7 @@ deno_core::extension!(
         op_py_import,
         op_py_load_module,
         op_py_await,
+        op_py_batch_call,
         op_py_live_handles,
     ],
     esm_entry_point = "ext:tandem_python/01_python.js",
@@ -556,5 +559,56 @@ async fn op_py_await(state: Rc<RefCell<OpState>>, #[smi] id: u32) -> Awaited {
         Err(_) => Awaited(Err(pyo3::exceptions::PyRuntimeError::new_err(
             "the asyncio loop dropped the coroutine",
         ))),
+    }
+}
+
+/// What a batched call settles with: the result, the Python exception for
+/// this input, or why the input could not be converted.
+struct Batched(Result<crate::python::batch::Outcome, String>);
+
+impl<'a> deno_core::convert::ToV8<'a> for Batched {
+    type Error = std::convert::Infallible;
+
+    fn to_v8<'i>(self, scope: &mut v8::PinScope<'a, 'i>) -> Result<v8::Local<'a, v8::Value>, Self::Error> {
+        let bridge = Bridge::from_isolate(scope);
+        Ok(match self.0 {
+            Ok(Ok(value)) => match value.into_js(scope, &bridge) {
+                Ok(value) => value,
+                Err(e) => bridge.fail(scope, PendingError::Conversion(e.describe("the result of a batched call"))),
+            },
+            Ok(Err(err)) => bridge.fail(scope, PendingError::Python(err)),
+            Err(message) => bridge.fail(scope, PendingError::Conversion(message)),
+        })
+    }
+}
+
+/// Queues `value` for the `@tandem.batch` function behind `batcher` and
+/// resolves with its own result. Plain data is queued without the GIL, so
+/// this thread goes on serving requests while the batch runs; other values
+/// are converted to Python first, as for any call.
+#[op2(reentrant)]
+fn op_py_batch_call<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    #[smi] batcher: u32,
+    value: v8::Local<'s, v8::Value>,
+) -> impl Future<Output = Batched> {
+    let queue = Bridge::from_isolate(scope).batchers.borrow().get(batcher as usize).cloned();
+    let queued = queue.ok_or_else(|| format!("no batched function has index {batcher}")).and_then(|queue| {
+        let input = match Detached::from_js(scope, value) {
+            Some(input) => input,
+            None => with_python(scope, |py, scope, bridge| {
+                ToPy::new(py, bridge)
+                    .convert(scope, value)
+                    .map(|obj| Detached::Py(obj.unbind()))
+                    .map_err(|e| e.describe(&format!("argument 0 of {}()", queue.name())))
+            })?,
+        };
+        Ok(queue.call(input))
+    });
+    async move {
+        match queued {
+            Ok(rx) => Batched(rx.await.map_err(|_| "the batching thread dropped the call".to_string())),
+            Err(message) => Batched(Err(message)),
+        }
     }
 }
