@@ -217,6 +217,19 @@ fn streaming_response() {
 }
 
 #[test]
+fn response_headers_repeat_and_keep_their_bytes() {
+    let server = Server::start(&[], APP);
+    let r = server.request("GET /many-headers HTTP/1.1\r\nHost: x\r\nX-Ask: a\r\nX-Ask: b\r\nConnection: close\r\n\r\n");
+    assert_eq!((r.status, r.body.as_str()), (200, "asked a, b"));
+    let x_a: Vec<&str> = r.headers.iter().filter(|(n, _)| n == "x-a").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(x_a, ["1", "2"]);
+    // One byte 0xE9 (Latin-1, as Headers holds it), not UTF-8's two bytes.
+    assert_eq!(r.header("x-latin"), Some("caf\u{FFFD}"));
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert!(r.header("x-request-id").is_some(), "middleware headers join the handler's");
+}
+
+#[test]
 fn client_disconnect_aborts_the_request_signal() {
     let server = Server::start(&[], APP);
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();

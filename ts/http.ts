@@ -94,7 +94,8 @@ export class Context {
    */
   get requestId(): string {
     if (this.#requestId === undefined) {
-      const given = this.request.headers.get("x-request-id");
+      const fromServer = internal.header(this.request, "x-request-id");
+      const given = fromServer === undefined ? this.request.headers.get("x-request-id") : fromServer;
       this.#requestId = given !== null && /^[\w.:-]{1,128}$/.test(given)
         ? given
         : `${requestPrefix}-${(++requestCounter).toString(16)}`;

@@ -3,7 +3,8 @@
 # same module loading it) on Tandem and its peers, one after another in one
 # run on this machine, each with PROCESSES worker processes, loaded by wrk
 # at 1, 16 and 64 connections. Prints requests/s, p50 and p99 per row and
-# Tandem's ratios, writes benches/ml/results.csv and results.png.
+# Tandem's ratios, writes benches/ml/results.csv and results.png, then
+# measures batching's gain in PAIRS (default 3) alternating runs.
 #
 #   benches/ml/run.sh                       # 2 processes, 10 s per row
 #   PROCESSES=1 DURATION=5s benches/ml/run.sh
@@ -63,34 +64,69 @@ stop() {
   kill -KILL -- "-$1" 2>/dev/null || true
 }
 
+# start NAME: starts the server (and the gateway's upstream), sets PIDS.
+start() {
+  PIDS=""
+  if [ "$1" = fastify-gateway ]; then
+    setsid uvicorn --app-dir $APP --workers "$PROCESSES" --port "$UPSTREAM_PORT" --log-level warning --no-access-log fastapi_app:app >/dev/null 2>&1 &
+    PIDS=$!
+    wait_up "$UPSTREAM_PORT" "the gateway's Python service"
+  fi
+  setsid ${COMMANDS[$1]} >/dev/null 2>&1 &
+  PIDS="$! $PIDS"
+  wait_up "$PORT" "$1"
+}
+
+# load NAME CONNECTIONS: a warm-up, then one measured wrk run; sets RPS,
+# P50 and P99.
+load() {
+  local threads=$(( $2 < 2 ? 1 : 2 )) out
+  wrk -t"$threads" -c"$2" -d2s -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment" >/dev/null
+  out=$(wrk -t"$threads" -c"$2" -d"$DURATION" --latency -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment")
+  if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
+    echo "warning: $1 at $2 connections had errors: $(echo "$out" | grep 'Non-2xx\|Socket errors')" >&2
+  fi
+  RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  P50=$(echo "$out" | awk '$1 == "50%" {print $2}' | to_ms)
+  P99=$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)
+}
+
 echo "machine: $(nproc) cores, $(uname -sr); $PROCESSES worker processes each; wrk $DURATION per row"
 echo "server,connections,rps,p50_ms,p99_ms" > "$OUT/results.csv"
 printf '%-18s %5s %10s %9s %9s\n' server conns "req/s" "p50 ms" "p99 ms"
 for name in "${ORDER[@]}"; do
-  upstream_pid=""
-  if [ "$name" = fastify-gateway ]; then
-    setsid uvicorn --app-dir $APP --workers "$PROCESSES" --port "$UPSTREAM_PORT" --log-level warning --no-access-log fastapi_app:app >/dev/null 2>&1 &
-    upstream_pid=$!
-    wait_up "$UPSTREAM_PORT" "the gateway's Python service"
-  fi
-  setsid ${COMMANDS[$name]} >/dev/null 2>&1 &
-  pid=$!
-  wait_up "$PORT" "$name"
+  start "$name"
   for c in $CONNECTIONS; do
-    threads=$(( c < 2 ? 1 : 2 ))
-    wrk -t"$threads" -c"$c" -d2s -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment" >/dev/null
-    out=$(wrk -t"$threads" -c"$c" -d"$DURATION" --latency -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment")
-    if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
-      echo "warning: $name at $c connections had errors: $(echo "$out" | grep 'Non-2xx\|Socket errors')" >&2
-    fi
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(echo "$out" | awk '$1 == "50%" {print $2}' | to_ms)
-    p99=$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)
-    echo "$name,$c,$rps,$p50,$p99" >> "$OUT/results.csv"
-    printf '%-18s %5s %10.0f %9.2f %9.2f\n' "$name" "$c" "$rps" "$p50" "$p99"
+    load "$name" "$c"
+    echo "$name,$c,$RPS,$P50,$P99" >> "$OUT/results.csv"
+    printf '%-18s %5s %10.0f %9.2f %9.2f\n' "$name" "$c" "$RPS" "$P50" "$P99"
   done
-  stop "$pid"
-  [ -z "$upstream_pid" ] || stop "$upstream_pid"
+  for pid in $PIDS; do stop "$pid"; done
 done
+
+# Batching's gain, measured apart: this machine's speed drifts by tens of
+# percent over minutes, so batched and unbatched runs alternate, PAIRS
+# times, at 64 connections, and the median of the pairs' ratios is quoted.
+PAIRS=${PAIRS:-3}
+if [ "$PAIRS" -gt 0 ]; then
+  echo
+  echo "batching at 64 connections, $PAIRS alternating pairs:"
+  ratios=()
+  for i in $(seq 1 "$PAIRS"); do
+    line="  pair $i:"
+    for name in tandem tandem-unbatched; do
+      start "$name"
+      load "$name" 64
+      for pid in $PIDS; do stop "$pid"; done
+      line="$line $name $(printf '%.0f' "$RPS") req/s"
+      [ "$name" = tandem ] && batched=$RPS
+    done
+    ratio=$(echo "$batched $RPS" | awk '{printf "%.2f", $1 / $2}')
+    ratios+=("$ratio")
+    echo "$line, ratio ${ratio}x"
+  done
+  median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+  echo "batching: median ${median}x the unbatched requests/s"
+fi
 
 .venv/bin/python benches/ml/report.py "$OUT/results.csv" "$OUT/results.png"

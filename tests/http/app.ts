@@ -18,6 +18,10 @@ app.post(
   async (c) => classify((await c.body()).text),
 );
 app.get("/python-error/:kind", (c) => fail_with(c.params.kind));
+app.get("/many-headers", (c) =>
+  new Response(`asked ${c.request.headers.get("x-ask") ?? "nothing"}`, {
+    headers: [["x-a", "1"], ["x-a", "2"], ["x-latin", "caf\u00e9"], ["content-type", "text/plain"]],
+  }));
 app.get("/throw", () => {
   throw new Error("handler exploded");
 });

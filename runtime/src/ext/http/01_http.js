@@ -12,6 +12,7 @@ import {
   op_http_body_kind,
   op_http_body_take,
   op_http_close,
+  op_http_header,
   op_http_headers,
   op_http_method,
   op_http_method_code,
@@ -24,6 +25,7 @@ import {
   op_http_respond,
   op_http_respond_stream,
   op_http_respond_text,
+  op_http_respond_text_headers,
   op_http_serve,
   op_http_set_route,
   op_http_url,
@@ -233,6 +235,16 @@ function errorResponse(id, error) {
   return Response.json({ error: "Internal Server Error", requestId }, { status: 500 });
 }
 
+// "name\0value\0name\0value" for op_http_respond_text_headers.
+function flatHeaders(headerList) {
+  let flat = "";
+  for (let i = 0; i < headerList.length; i++) {
+    if (i > 0) flat += "\0";
+    flat += headerList[i][0] + "\0" + headerList[i][1];
+  }
+  return flat;
+}
+
 function headerPairs(headerList) {
   const pairs = new Array(headerList.length);
   for (let i = 0; i < headerList.length; i++) {
@@ -285,24 +297,26 @@ function send(id, response) {
     }
   }
   const inner = toInnerResponse(response);
-  const headers = headerPairs(inner.headerList);
   const body = inner.body;
   if (body === null) {
-    op_http_respond(id, inner.status, headers, null);
+    op_http_respond(id, inner.status, headerPairs(inner.headerList), null);
     return;
   }
   const content = body.streamOrStatic;
   if (content instanceof ReadableStream) {
-    if (op_http_respond_stream(id, inner.status, headers)) {
+    if (op_http_respond_stream(id, inner.status, headerPairs(inner.headerList))) {
       streamBody(id, content);
     } else {
       content.cancel().catch(() => {});
     }
     return;
   }
-  const bytes = typeof content.body === "string" ? core.encode(content.body) : content.body;
   content.consumed = true;
-  op_http_respond(id, inner.status, headers, bytes);
+  if (typeof content.body === "string") {
+    op_http_respond_text_headers(id, inner.status, flatHeaders(inner.headerList), content.body);
+  } else {
+    op_http_respond(id, inner.status, headerPairs(inner.headerList), content.body);
+  }
 }
 
 function handle(id) {
@@ -409,10 +423,25 @@ function setRoute(request, route) {
   if (typeof id === "number") op_http_set_route(id, String(route));
 }
 
+// A header of a request the server made, read from Rust without building
+// the request's Headers (`name` in lower case). Undefined for any other
+// request, or once the request is closed: the caller then asks
+// `request.headers`, which still has them if they were read before.
+function header(request, name) {
+  const id = request?.[requestId];
+  if (typeof id !== "number") return undefined;
+  try {
+    return op_http_header(id, name);
+  } catch {
+    return undefined;
+  }
+}
+
 globalThis[Symbol.for("tandem.http")] = {
   serve,
   serveModule,
   setRoute,
+  header,
   inFlightRequests: () => inFlight.size,
   rateLimit: op_http_rate_limit,
 };

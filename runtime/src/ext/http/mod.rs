@@ -162,12 +162,14 @@ deno_core::extension!(
         op_http_method_code,
         op_http_url,
         op_http_headers,
+        op_http_header,
         op_http_remote_addr,
         op_http_body_kind,
         op_http_body_take,
         op_http_read,
         op_http_set_route,
         op_http_respond_text,
+        op_http_respond_text_headers,
         op_http_respond,
         op_http_respond_stream,
         op_http_write,
@@ -305,6 +307,24 @@ fn op_http_headers(state: &OpState, #[smi] id: u32) -> Result<Vec<(ByteString, B
     })
 }
 
+/// One request header, as `Headers.get` gives it (values of a repeated
+/// header joined with ", ", bytes as Latin-1), without building the whole
+/// header list in JS; `None` when absent.
+#[op2]
+#[string]
+fn op_http_header(state: &OpState, #[smi] id: u32, #[string] name: &str) -> Result<Option<String>, JsErrorBox> {
+    queue_of(state)?.with(id, |r| {
+        let mut values = r.parts.headers.get_all(name).iter();
+        let first = values.next()?;
+        let mut joined: String = first.as_bytes().iter().map(|&b| b as char).collect();
+        for value in values {
+            joined.push_str(", ");
+            joined.extend(value.as_bytes().iter().map(|&b| b as char));
+        }
+        Some(joined)
+    })
+}
+
 #[op2]
 #[string]
 fn op_http_remote_addr(state: &OpState, #[smi] id: u32) -> Result<String, JsErrorBox> {
@@ -429,13 +449,46 @@ fn build_head(status: u32, headers: Vec<(ByteString, ByteString)>, body: Body) -
     let map = response.headers_mut();
     map.reserve(headers.len());
     for (name, value) in headers {
-        let name = HeaderName::from_bytes(&name)
-            .map_err(|_| JsErrorBox::type_error(format!("invalid header name {:?}", String::from_utf8_lossy(&name))))?;
-        let value = HeaderValue::from_bytes(&value)
-            .map_err(|_| JsErrorBox::type_error(format!("invalid value for header {name}")))?;
-        map.append(name, value);
+        append_header(map, &name, &value)?;
     }
     Ok(response)
+}
+
+fn append_header(map: &mut http::HeaderMap, name: &[u8], value: &[u8]) -> Result<(), JsErrorBox> {
+    let name = HeaderName::from_bytes(name)
+        .map_err(|_| JsErrorBox::type_error(format!("invalid header name {:?}", String::from_utf8_lossy(name))))?;
+    let value =
+        HeaderValue::from_bytes(value).map_err(|_| JsErrorBox::type_error(format!("invalid value for header {name}")))?;
+    map.append(name, value);
+    Ok(())
+}
+
+/// A string body with any headers, given as one string of names and values
+/// separated by NUL ("name\0value\0name\0value"; no header can hold a NUL):
+/// one string crosses far cheaper than an array of pairs. Values are byte
+/// strings, one char per byte, as `Headers` keeps them.
+#[op2(fast)]
+fn op_http_respond_text_headers(
+    state: &OpState,
+    #[smi] id: u32,
+    #[smi] status: u32,
+    #[string] headers: &str,
+    #[string] body: &str,
+) -> Result<bool, JsErrorBox> {
+    let queue = queue_of(state)?;
+    let mut response = http::Response::new(Body::full(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() = status_code(status)?;
+    let map = response.headers_mut();
+    let mut parts = headers.split('\0');
+    while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+        if value.is_ascii() {
+            append_header(map, name.as_bytes(), value.as_bytes())?;
+        } else {
+            let bytes: Vec<u8> = value.chars().map(|c| u8::try_from(c).unwrap_or(0)).collect();
+            append_header(map, name.as_bytes(), &bytes)?;
+        }
+    }
+    Ok(send(&queue, id, response))
 }
 
 #[op2]

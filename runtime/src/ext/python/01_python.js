@@ -111,10 +111,9 @@ function makeFunction(id) {
 // (queued without the GIL); any other call shape runs the Python wrapper,
 // which queues to the same batcher.
 function makeBatched(id, batcher) {
-  return holding(function (...args) {
-    const input = args[0];
-    if (args.length !== 1 || input instanceof Promise || input instanceof Kwargs) {
-      return call(id, args);
+  return holding(function (input) {
+    if (arguments.length !== 1 || input instanceof Promise || input instanceof Kwargs) {
+      return call(id, Array.from(arguments));
     }
     return op_py_batch_call(batcher, input).then(check);
   }, id);
