@@ -89,8 +89,8 @@ export class Context {
 
   /**
    * Id of this request (from X-Request-Id, or generated). Worked out on
-   * first use: reading a request header builds the whole Headers object,
-   * which routes that never ask should not pay for.
+   * first use, so routes that never ask pay nothing; the header is read by
+   * name from the server, without building the request's Headers.
    */
   get requestId(): string {
     if (this.#requestId === undefined) {

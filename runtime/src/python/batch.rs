@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyBaseException, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyFunction, PyList, PyType};
+use pyo3::types::{PyDict, PyFunction, PyList};
 use tokio::sync::oneshot;
 
+use super::convert::future_type;
 use super::detached::Detached;
 use super::thread_state::ThreadStateGuard;
 use crate::server::metrics::Metrics;
@@ -73,11 +73,6 @@ pub(crate) fn queue_of(obj: &Bound<'_, PyAny>) -> Option<Arc<Queue>> {
     let batcher = attrs.cast::<PyDict>().ok()?.get_item("_tandem_batcher").ok()??;
     let batcher = batcher.cast::<Batcher>().ok()?;
     Some(batcher.get().queue.clone())
-}
-
-fn future_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static FUTURE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    FUTURE.import(py, "concurrent.futures", "Future")
 }
 
 struct Job {

@@ -47,10 +47,10 @@ pub(crate) struct Bridge {
     /// The key under which proxies expose their handle id.
     pub(crate) handle_key: RefCell<Option<v8::Global<v8::Symbol>>>,
     pub(crate) pending_error: RefCell<Option<PendingError>>,
-    /// Metrics of the callables JS has called, by handle id.
     /// Batching queues of the `@tandem.batch` functions JS holds, by the
     /// index their JS functions carry.
     pub(crate) batchers: RefCell<Vec<std::sync::Arc<super::batch::Queue>>>,
+    /// Metrics of the callables JS has called, by handle id.
     pub(crate) call_metrics: RefCell<std::collections::HashMap<u32, Rc<crate::server::metrics::CallMetrics>>>,
 }
 

@@ -248,11 +248,15 @@ impl<'a, 'py> ToPy<'a, 'py> {
 }
 
 fn number_to_py(py: Python<'_>, n: f64) -> Bound<'_, PyAny> {
-    if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER {
-        PyInt::new(py, n as i64).into_any()
-    } else {
-        PyFloat::new(py, n).into_any()
+    match exact_integer(n) {
+        Some(i) => PyInt::new(py, i).into_any(),
+        None => PyFloat::new(py, n).into_any(),
     }
+}
+
+/// A JS number that crosses as a Python int: integral and exact (|n| <= 2^53).
+pub(crate) fn exact_integer(n: f64) -> Option<i64> {
+    (n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER).then_some(n as i64)
 }
 
 fn bigint_to_py<'py>(py: Python<'py>, big: v8::Local<'_, v8::BigInt>) -> Result<Bound<'py, PyAny>, ConvertError> {
@@ -544,10 +548,7 @@ pub(crate) fn string_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, s: &str) -> Res
 
 fn int_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, int: &Bound<'_, PyInt>) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
     if let Ok(v) = int.extract::<i64>() {
-        if (v as f64).abs() <= MAX_SAFE_INTEGER {
-            return Ok(v8::Number::new(scope, v as f64).into());
-        }
-        return Ok(v8::BigInt::new_from_i64(scope, v).into());
+        return Ok(i64_to_js(scope, v));
     }
     // Beyond i64: go through little-endian 64-bit words.
     let negative = int.lt(0)?;
@@ -563,6 +564,15 @@ fn int_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, int: &Bound<'_, PyInt>) -> Re
     v8::BigInt::new_from_words(scope, negative, &words)
         .map(Into::into)
         .ok_or_else(|| ConvertError::new("integer too large for a JavaScript BigInt"))
+}
+
+/// A number when exact as one (|v| <= 2^53), else a BigInt.
+pub(crate) fn i64_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, v: i64) -> v8::Local<'s, v8::Value> {
+    if (v as f64).abs() <= MAX_SAFE_INTEGER {
+        v8::Number::new(scope, v as f64).into()
+    } else {
+        v8::BigInt::new_from_i64(scope, v).into()
+    }
 }
 
 pub(crate) fn bytes_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local<'s, v8::Value> {
@@ -662,11 +672,13 @@ fn is_awaitable(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// Whether `obj` is a `concurrent.futures.Future` (what `@tandem.batch`
 /// functions and executors return).
 pub(crate) fn is_future(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    obj.is_instance(future_type(py)?)
+}
+
+/// `concurrent.futures.Future`, imported once.
+pub(crate) fn future_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     static FUTURE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    let ty = FUTURE.get_or_try_init(py, || -> PyResult<_> {
-        Ok(py.import("concurrent.futures")?.getattr("Future")?.cast_into::<PyType>()?.unbind())
-    })?;
-    obj.is_instance(ty.bind(py))
+    FUTURE.import(py, "concurrent.futures", "Future")
 }
 
 /// Functions, builtins and bound methods: wrapped as plain JS functions.

@@ -19,8 +19,6 @@ use super::convert::{self, ConvertError, ToJs};
 
 /// Plain data trees deeper than this travel as Python objects instead.
 const MAX_DEPTH: usize = 64;
-/// Integers beyond ±2^53 are not exact as JS numbers.
-const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 pub(crate) enum Detached {
     None,
@@ -50,11 +48,7 @@ impl Detached {
         if value.is_number() {
             // The same rule as the GIL path: integral numbers are ints.
             let n = value.number_value(scope).unwrap_or(f64::NAN);
-            return Some(if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER {
-                Self::Int(n as i64)
-            } else {
-                Self::Float(n)
-            });
+            return Some(convert::exact_integer(n).map_or(Self::Float(n), Self::Int));
         }
         if value.is_boolean() {
             return Some(Self::Bool(value.is_true()));
@@ -211,8 +205,7 @@ impl Detached {
         Ok(match self {
             Self::None => v8::null(scope).into(),
             Self::Bool(b) => v8::Boolean::new(scope, b).into(),
-            Self::Int(i) if (i as f64).abs() <= MAX_SAFE_INTEGER => v8::Number::new(scope, i as f64).into(),
-            Self::Int(i) => v8::BigInt::new_from_i64(scope, i).into(),
+            Self::Int(i) => convert::i64_to_js(scope, i),
             Self::Float(f) => v8::Number::new(scope, f).into(),
             Self::Str(s) => convert::string_to_js(scope, &s)?,
             Self::Bytes(b) => convert::bytes_to_js(scope, &b),

@@ -427,8 +427,7 @@ fn op_http_respond_text(
     #[string] body: &str,
 ) -> Result<bool, JsErrorBox> {
     let queue = queue_of(state)?;
-    let mut response = http::Response::new(Body::full(Bytes::copy_from_slice(body.as_bytes())));
-    *response.status_mut() = status_code(status)?;
+    let mut response = text_response(status, body)?;
     let value = match kind {
         CONTENT_TYPE_NONE => None,
         CONTENT_TYPE_TEXT => Some(HeaderValue::from_static("text/plain;charset=UTF-8")),
@@ -441,6 +440,12 @@ fn op_http_respond_text(
         response.headers_mut().insert(http::header::CONTENT_TYPE, value);
     }
     Ok(send(&queue, id, response))
+}
+
+fn text_response(status: u32, body: &str) -> Result<http::Response<Body>, JsErrorBox> {
+    let mut response = http::Response::new(Body::full(Bytes::copy_from_slice(body.as_bytes())));
+    *response.status_mut() = status_code(status)?;
+    Ok(response)
 }
 
 fn build_head(status: u32, headers: Vec<(ByteString, ByteString)>, body: Body) -> Result<http::Response<Body>, JsErrorBox> {
@@ -476,14 +481,14 @@ fn op_http_respond_text_headers(
     #[string] body: &str,
 ) -> Result<bool, JsErrorBox> {
     let queue = queue_of(state)?;
-    let mut response = http::Response::new(Body::full(Bytes::copy_from_slice(body.as_bytes())));
-    *response.status_mut() = status_code(status)?;
+    let mut response = text_response(status, body)?;
     let map = response.headers_mut();
     let mut parts = headers.split('\0');
     while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
         if value.is_ascii() {
             append_header(map, name.as_bytes(), value.as_bytes())?;
         } else {
+            // A char beyond one byte becomes NUL, which HeaderValue refuses.
             let bytes: Vec<u8> = value.chars().map(|c| u8::try_from(c).unwrap_or(0)).collect();
             append_header(map, name.as_bytes(), &bytes)?;
         }

@@ -7,8 +7,8 @@
 //! JS value of a callback's error) in JavaScript and off the fast path.
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 
 use deno_core::{ascii_str_include, op2, v8, ExtensionFileSource, OpState};
