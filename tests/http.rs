@@ -214,6 +214,16 @@ fn streaming_response() {
     assert_eq!(r.header("content-type"), Some("text/event-stream"));
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(r.body, "data: event 1\n\ndata: event 2\n\ndata: event 3\n\n");
+    assert!(r.header("x-request-id").is_some(), "middleware headers reach streamed responses");
+}
+
+#[test]
+fn middleware_request_id_replaces_the_handlers() {
+    let server = Server::start(&[], APP);
+    let r = server.request("GET /own-request-id HTTP/1.1\r\nHost: x\r\nX-Request-Id: given-7\r\nConnection: close\r\n\r\n");
+    assert_eq!((r.status, r.body.as_str()), (200, "mine"));
+    let ids: Vec<&str> = r.headers.iter().filter(|(n, _)| n == "x-request-id").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(ids, ["given-7"]);
 }
 
 #[test]

@@ -269,30 +269,37 @@ export class Router {
   }
 
   /** The fetch handler: `export default router` or `serve(router)`. */
-  async fetch(request: Request, info: ServeInfo): Promise<Response> {
+  fetch(request: Request, info: ServeInfo): Promise<Response> {
     const c = new Context(request, info);
+    return this.#settle(c, () => this.#run(c, 0));
+  }
+
+  // Runs a step of the chain and answers its error, thrown or rejected, as
+  // an error response; plain functions rather than `async` ones, because
+  // each async layer costs a Promise and a turn of the microtask queue.
+  #settle(c: Context, step: () => Promise<Response>): Promise<Response> {
+    let result;
     try {
-      return await this.#run(c, 0);
+      result = step();
     } catch (error) {
-      return this.#errorResponse(c, error);
+      return Promise.resolve(this.#errorResponse(c, error));
     }
+    return result.then(undefined, (error) => this.#errorResponse(c, error));
   }
 
   #run(c: Context, index: number): Promise<Response> {
-    if (index < this.#middleware.length) {
-      const middleware = this.#middleware[index];
-      let called = false;
-      const next = () => {
-        if (called) return Promise.reject(new Error("next() called twice in one middleware"));
-        called = true;
-        return this.#run(c, index + 1).catch((error) => this.#errorResponse(c, error));
-      };
-      return Promise.resolve(middleware(c, next));
-    }
-    return this.#dispatch(c);
+    if (index === this.#middleware.length) return this.#dispatch(c);
+    const middleware = this.#middleware[index];
+    let called = false;
+    const next = () => {
+      if (called) return Promise.reject(new Error("next() called twice in one middleware"));
+      called = true;
+      return this.#settle(c, () => this.#run(c, index + 1));
+    };
+    return Promise.resolve(middleware(c, next));
   }
 
-  async #dispatch(c: Context): Promise<Response> {
+  #dispatch(c: Context): Promise<Response> {
     const method = c.request.method;
     const matches = this.#match(c.path);
     const hit = matches.find((m) => m.route.method === method || m.route.method === "*") ??
@@ -309,9 +316,16 @@ export class Router {
     c.params = hit.params;
     c.route = hit.route.pattern;
     internal.setRoute(c.request, hit.route.pattern);
-    const handlers = hit.route.handlers;
-    const step = async (i: number): Promise<Response> => toResponse(await handlers[i](c, () => step(i + 1)));
-    return step(0);
+    return this.#handle(c, hit.route.handlers, 0);
+  }
+
+  // Handler `i` of a route; its `next` runs handler `i + 1`.
+  #handle(c: Context, handlers: RouteHandler[], i: number): Promise<Response> {
+    if (i === handlers.length) {
+      return Promise.reject(new Error(`the last handler of route ${c.route} called next(): no handler follows it`));
+    }
+    const value = handlers[i](c, () => this.#handle(c, handlers, i + 1));
+    return value instanceof Promise ? value.then(toResponse) : Promise.resolve(toResponse(value));
   }
 
   #errorResponse(c: Context, error: unknown): Response {
@@ -350,6 +364,9 @@ export class Router {
 }
 
 function matchSegments(pattern: string[], parts: string[]): Record<string, string> | null {
+  // Most routes fail on length alone, before any object is made.
+  const wildcard = pattern[pattern.length - 1] === "*";
+  if (wildcard ? parts.length < pattern.length - 1 : parts.length !== pattern.length) return null;
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
     const segment = pattern[i];
@@ -380,9 +397,13 @@ function decodeSegment(segment: string): string {
 
 /** Reads X-Request-Id (or generates one) and echoes it on the response. */
 export function requestId(): Middleware {
-  return async (c, next) => {
-    const response = await next();
-    return withHeader(response, "x-request-id", c.requestId);
+  return (c, next) => {
+    // For a request the server made, the header is handed to the server
+    // now and joins the response as it leaves: setting it on the handler's
+    // Response would build that Response's Headers, which costs more than
+    // the rest of this middleware.
+    if (internal.setResponseHeader(c.request, "x-request-id", c.requestId)) return next();
+    return next().then((response) => withHeader(response, "x-request-id", c.requestId));
   };
 }
 

@@ -22,6 +22,7 @@ app.get("/many-headers", (c) =>
   new Response(`asked ${c.request.headers.get("x-ask") ?? "nothing"}`, {
     headers: [["x-a", "1"], ["x-a", "2"], ["x-latin", "caf\u00e9"], ["content-type", "text/plain"]],
   }));
+app.get("/own-request-id", () => new Response("mine", { headers: { "x-request-id": "from-handler" } }));
 app.get("/throw", () => {
   throw new Error("handler exploded");
 });

@@ -277,6 +277,7 @@ async fn dispatch(request: Request<Incoming>, context: &Context, remote: SocketA
         reply: Some(reply_tx),
         route: None,
         body_too_large: false,
+        response_headers: Vec::new(),
         stream: None,
     });
     let _guard = InFlightGuard { queue: &context.queue, id };

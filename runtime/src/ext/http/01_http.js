@@ -27,6 +27,7 @@ import {
   op_http_respond_text,
   op_http_respond_text_headers,
   op_http_serve,
+  op_http_set_header,
   op_http_set_route,
   op_http_url,
   op_http_write,
@@ -437,11 +438,21 @@ function header(request, name) {
   }
 }
 
+// Sets a header of the response to a request the server made, before the
+// handler has built that response (it replaces a header of the same name
+// the response has). False for any other request, or once it is closed:
+// the caller then sets the header on the Response itself.
+function setResponseHeader(request, name, value) {
+  const id = request?.[requestId];
+  return typeof id === "number" && op_http_set_header(id, name, value);
+}
+
 globalThis[Symbol.for("tandem.http")] = {
   serve,
   serveModule,
   setRoute,
   header,
+  setResponseHeader,
   inFlightRequests: () => inFlight.size,
   rateLimit: op_http_rate_limit,
 };

@@ -63,6 +63,10 @@ pub(crate) struct InFlight {
     pub(crate) reply: Option<oneshot::Sender<Reply>>,
     pub(crate) route: Option<String>,
     pub(crate) body_too_large: bool,
+    /// Headers set on the response before the handler built it (by
+    /// middleware, with `op_http_set_header`); they replace any of the same
+    /// name the handler's response has.
+    pub(crate) response_headers: Vec<(HeaderName, HeaderValue)>,
     /// The sending half of a streamed response body.
     pub(crate) stream: Option<mpsc::Sender<Bytes>>,
 }
@@ -168,6 +172,7 @@ deno_core::extension!(
         op_http_body_take,
         op_http_read,
         op_http_set_route,
+        op_http_set_header,
         op_http_respond_text,
         op_http_respond_text_headers,
         op_http_respond,
@@ -388,6 +393,30 @@ fn op_http_set_route(state: &OpState, #[smi] id: u32, #[string] route: &str) {
     }
 }
 
+/// Sets a header of the response of request `id` ahead of the response
+/// itself, so that middleware can add one (a request id, say) without
+/// making the handler's Response build its Headers; false when the request
+/// is closed.
+#[op2(fast)]
+fn op_http_set_header(
+    state: &OpState,
+    #[smi] id: u32,
+    #[string] name: &str,
+    #[string] value: &str,
+) -> Result<bool, JsErrorBox> {
+    let queue = queue_of(state)?;
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| JsErrorBox::type_error(format!("invalid header name {name:?}")))?;
+    // A header value is a byte string, one char per byte (as in `Headers`).
+    let value = value
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()
+        .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
+        .ok_or_else(|| JsErrorBox::type_error(format!("invalid value for header {name}: {value:?}")))?;
+    Ok(queue.with(id, |r| r.response_headers.push((name, value))).is_ok())
+}
+
 fn status_code(status: u32) -> Result<StatusCode, JsErrorBox> {
     u16::try_from(status)
         .ok()
@@ -403,8 +432,11 @@ fn send(queue: &RequestQueue, id: u32, response: http::Response<Body>) -> bool {
 }
 
 /// Hands the response head to the server; false if it is gone or was sent.
-fn reply(request: &mut InFlight, response: http::Response<Body>) -> bool {
+fn reply(request: &mut InFlight, mut response: http::Response<Body>) -> bool {
     let Some(reply) = request.reply.take() else { return false };
+    for (name, value) in request.response_headers.drain(..) {
+        response.headers_mut().insert(name, value);
+    }
     reply
         .send(Reply { response, route: request.route.take(), body_too_large: request.body_too_large })
         .is_ok()
