@@ -57,6 +57,8 @@ declare module "tandem:http" {
   export class Router {
     constructor(options?: RouterOptions);
     use(...middleware: Middleware[]): this;
+    /** A route: its handlers run in order, each passing on with `next()`;
+     * the last one must answer (its `next()` rejects with an error). */
     on(method: string, pattern: string, ...handlers: RouteHandler[]): this;
     get(pattern: string, ...handlers: RouteHandler[]): this;
     post(pattern: string, ...handlers: RouteHandler[]): this;
