@@ -7,14 +7,16 @@ imports. It holds what is easier to write in Python than in Rust:
 * :class:`JSError`, the exception a JavaScript error becomes in Python;
 * the background asyncio loop on which ``async def`` functions called from
   TypeScript run;
-* :func:`batch`, the dynamic batching decorator.
+* :func:`batch`, the dynamic batching decorator;
+* :class:`FileWrapper`, the ``wsgi.file_wrapper`` of WSGI apps served by
+  Tandem.
 """
 
 import asyncio
 import concurrent.futures
 import threading
 
-__all__ = ["JSError", "batch"]
+__all__ = ["JSError", "batch", "FileWrapper"]
 
 
 class JSError(Exception):
@@ -217,3 +219,25 @@ def batch(max_size=32, max_wait_ms=5.0):
         return one
 
     return decorate
+
+
+class FileWrapper:
+    """``environ["wsgi.file_wrapper"]`` (PEP 3333): iterates a file-like
+    object in blocks of ``blksize`` bytes and closes it when the server
+    closes the response.
+    """
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration

@@ -30,10 +30,11 @@ mod python;
 mod runtime;
 pub mod server;
 mod transpile;
+pub mod wsgi;
 
 pub use error::Error;
 pub use runtime::{Module, Runtime, RuntimeOptions};
-pub use server::{run_program, ServerOptions};
+pub use server::{run_program, run_wsgi, ServerOptions};
 
 /// The deno_core crate Tandem is built on, for embedders who add their own
 /// extensions through [`RuntimeOptions::extensions`].

@@ -1,5 +1,6 @@
 //! The `tandem` command: `tandem run [FLAGS] FILE [ARGS...]` runs a script,
-//! and serves HTTP when the script does (`tandem serve` is the same).
+//! and serves HTTP when the script does (`tandem serve` is the same);
+//! `tandem run --wsgi app.py` serves a Python WSGI app.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -61,7 +62,16 @@ struct RunArgs {
     /// Path the server answers with {"status":"ok"} for probes ("" turns it off).
     #[arg(long, default_value = "/health")]
     health_path: String,
-    /// The module to run (.ts, .mts, .tsx, .js, .mjs).
+    /// Serve FILE as a Python WSGI app (app.py, app.py:NAME or
+    /// package.module:NAME; the callable defaults to `app`) on port 5000
+    /// unless --port or $PORT says otherwise.
+    #[arg(long)]
+    wsgi: bool,
+    /// Python threads that run WSGI requests, per process.
+    #[arg(long, default_value_t = tandem::wsgi::DEFAULT_THREADS)]
+    wsgi_threads: usize,
+    /// The module to run (.ts, .mts, .tsx, .js, .mjs), or with --wsgi the
+    /// WSGI app.
     file: PathBuf,
     /// Arguments for the script.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -112,6 +122,10 @@ impl RunArgs {
         flag("shutdown-timeout", self.shutdown_timeout.to_string());
         flag("metrics-path", self.metrics_path.clone());
         flag("health-path", self.health_path.clone());
+        flag("wsgi-threads", self.wsgi_threads.to_string());
+        if self.wsgi {
+            args.push("--wsgi".into());
+        }
         args.push(self.file.clone().into());
         args.extend(self.args.iter().map(OsString::from));
         args
@@ -131,11 +145,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    if !args.file.is_file() {
+    if !args.wsgi && !args.file.is_file() {
         anyhow::bail!("module not found: '{}' (check the path)", args.file.display());
     }
     let server = args.server_options()?;
     anyhow::ensure!(args.processes >= 1, "--processes must be at least 1");
+    anyhow::ensure!(args.wsgi_threads >= 1, "--wsgi-threads must be at least 1");
     if args.processes > 1 {
         // Every process must bind the same port: resolve --port 0 here.
         let port = match args.port {
@@ -146,11 +161,22 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         supervisor::supervise(args.processes, process_args, server.shutdown_timeout)?;
         return Ok(());
     }
+    let cwd = std::env::current_dir()?;
+    if args.wsgi {
+        let spec = args.file.to_string_lossy();
+        // The app's folder first (its siblings import by name), then the
+        // current one (for package.module:NAME).
+        let mut python_path = vec![cwd];
+        if let Some(folder) = std::path::absolute(spec.split(':').next().unwrap_or(&spec))?.parent() {
+            python_path.insert(0, folder.to_path_buf());
+        }
+        tandem::run_wsgi(&spec, &python_path, args.wsgi_threads, server)?;
+        return Ok(());
+    }
     let module_root = std::path::absolute(&args.file)?
         .parent()
         .map(PathBuf::from)
         .context("module path has no parent folder")?;
-    let cwd = std::env::current_dir()?;
     let script_args = args.args.clone();
     let make_options = move || RuntimeOptions {
         module_root: Some(cwd.clone()),

@@ -166,6 +166,16 @@ pub(crate) fn import_package<'py>(py: Python<'py>, name: &str) -> PyResult<Bound
         .map_err(Into::into)
 }
 
+/// `err` with its traceback, as Python prints it.
+pub(crate) fn format_traceback(py: Python<'_>, err: &PyErr) -> String {
+    let value = err.value(py);
+    py.import("traceback")
+        .and_then(|tb| tb.call_method1("format_exception", (value.get_type(), value, err.traceback(py))))
+        .and_then(|lines| lines.extract::<Vec<String>>())
+        .map(|lines| lines.concat())
+        .unwrap_or_else(|_| format!("{err}\n"))
+}
+
 /// The `(name, value)` pairs an ES import of `module` exports.
 pub(crate) fn module_exports<'py>(
     module: &Bound<'py, PyModule>,

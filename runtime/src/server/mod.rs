@@ -16,12 +16,17 @@ pub mod supervisor;
 pub(crate) mod worker;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pyo3::Python;
+
 use crate::error::Error;
 use crate::runtime::{Runtime, RuntimeOptions};
+use crate::wsgi::environ::ServerFacts;
+use crate::wsgi::App;
+use worker::Dispatch;
 
 /// Environment variable that makes a server process bind with
 /// SO_REUSEPORT; the supervisor sets it for the processes it starts.
@@ -69,14 +74,24 @@ impl Default for ServerOptions {
 /// The port when neither the command line nor the script names one.
 pub const DEFAULT_PORT: u16 = 3000;
 
-fn listen_address(options: &ServerOptions, request: &crate::ext::http::ServeRequest) -> Result<SocketAddr, Error> {
+/// The port of `tandem run --wsgi` when neither the command line nor
+/// `$PORT` names one (Flask's).
+pub const DEFAULT_WSGI_PORT: u16 = 5000;
+
+/// Where to listen: the command line's choice, then the script's
+/// `serve()` options, then `$PORT` and `default_port`.
+fn listen_address(
+    options: &ServerOptions,
+    request: &crate::ext::http::ServeRequest,
+    default_port: u16,
+) -> Result<SocketAddr, Error> {
     let port = match options.port.or(request.port) {
         Some(port) => port,
         None => match std::env::var("PORT") {
             Ok(value) => value.parse().map_err(|_| {
                 Error::Server(format!("$PORT is {value:?}, not a port number: set it to 0-65535 or pass --port"))
             })?,
-            Err(_) => DEFAULT_PORT,
+            Err(_) => default_port,
         },
     };
     let host = options.host.clone().or_else(|| request.hostname.clone()).unwrap_or_else(|| "127.0.0.1".into());
@@ -101,11 +116,7 @@ where
     let Some(request) = runtime.take_serve_request(&module)? else {
         return runtime.run_event_loop();
     };
-    let address = listen_address(&options, &request)?;
-    let reuse_port = std::env::var_os(REUSE_PORT_ENV).is_some();
-    let listener = acceptor::bind(address, reuse_port)
-        .map_err(|e| Error::Server(format!("cannot listen on {address}: {e}")))?;
-    let address = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
+    let (listener, address) = listen(&options, &request, DEFAULT_PORT)?;
 
     let config = Arc::new(options);
     let make_options = Arc::new(make_options);
@@ -132,12 +143,91 @@ where
     let (slot0, connections0) = worker::Slot::new();
     slots.insert(0, slot0);
     acceptor::start(listener, slots, shutdown_tx)?;
-
-    println!("Listening on http://{}/", display_address(address));
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-
+    announce(address);
     worker::serve(&mut runtime, connections0, shutdown_rx, config)?;
+    join(threads)
+}
+
+/// Serves the WSGI app named by `spec` (`app.py`, `app.py:name` or
+/// `package.module:name`) until SIGINT/SIGTERM: `tandem run --wsgi`.
+/// `python_path` goes on `sys.path` first; `threads` Python threads run
+/// the app (see [`crate::wsgi`]).
+pub fn run_wsgi(spec: &str, python_path: &[PathBuf], threads: usize, options: ServerOptions) -> Result<(), Error> {
+    crate::python::initialize()?;
+    crate::wsgi::configure_threads(threads)?;
+    let callable = Python::attach(|py| {
+        for dir in python_path.iter().rev() {
+            crate::python::add_sys_path(py, dir).map_err(Error::python_setup)?;
+        }
+        crate::wsgi::load(py, spec)
+    })?;
+    let (listener, address) = listen(&options, &Default::default(), DEFAULT_WSGI_PORT)?;
+    let facts = ServerFacts {
+        host: address.ip().to_string(),
+        port: address.port(),
+        multiprocess: std::env::var_os(REUSE_PORT_ENV).is_some(),
+    };
+    let app = Arc::new(Python::attach(|py| App::new(py, callable, &facts))?);
+    let config = Arc::new(options);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut slots = Vec::new();
+    let mut threads = Vec::new();
+    let dispatch = |app: &Arc<App>, config: &Arc<ServerOptions>| WsgiRoot { app: app.clone(), config: config.clone() };
+    for index in 1..config.workers.max(1) {
+        let root = dispatch(&app, &config);
+        let (slot, handle) = worker::spawn_plain(index, move || root, config.clone(), shutdown_rx.clone())?;
+        slots.push(slot);
+        threads.push(handle);
+    }
+    let (slot0, connections0) = worker::Slot::new();
+    slots.insert(0, slot0);
+    acceptor::start(listener, slots, shutdown_tx)?;
+    announce(address);
+    worker::serve_plain(dispatch(&app, &config), connections0, shutdown_rx, config.clone())?;
+    join(threads)
+}
+
+/// A WSGI app served at the root of the server.
+struct WsgiRoot {
+    app: Arc<App>,
+    config: Arc<ServerOptions>,
+}
+
+impl Dispatch for WsgiRoot {
+    async fn dispatch(
+        &self,
+        request: http::Request<hyper::body::Incoming>,
+        remote: SocketAddr,
+    ) -> (Option<String>, http::Response<body::Body>) {
+        let config = &self.config;
+        let response =
+            self.app.serve(request, remote, Arc::from(""), config.max_body_bytes, config.handler_timeout).await;
+        (None, response)
+    }
+}
+
+/// Binds the listening socket (with SO_REUSEPORT under the supervisor).
+fn listen(
+    options: &ServerOptions,
+    request: &crate::ext::http::ServeRequest,
+    default_port: u16,
+) -> Result<(std::net::TcpListener, SocketAddr), Error> {
+    let address = listen_address(options, request, default_port)?;
+    let reuse_port = std::env::var_os(REUSE_PORT_ENV).is_some();
+    let listener = acceptor::bind(address, reuse_port)
+        .map_err(|e| Error::Server(format!("cannot listen on {address}: {e}")))?;
+    let address = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
+    Ok((listener, address))
+}
+
+/// Prints the line tests and scripts wait for.
+fn announce(address: SocketAddr) {
+    use std::io::Write;
+    println!("Listening on http://{}/", display_address(address));
+    let _ = std::io::stdout().flush();
+}
+
+fn join(threads: Vec<std::thread::JoinHandle<Result<(), Error>>>) -> Result<(), Error> {
     for thread in threads {
         match thread.join() {
             Ok(result) => result?,

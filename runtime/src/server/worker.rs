@@ -112,7 +112,8 @@ pub(crate) fn serve(
     let (js, tokio) = runtime.parts();
     let local = tokio::task::LocalSet::new();
     tokio.block_on(local.run_until(async move {
-        let connections = accept(connections, shutdown, queue.clone(), config);
+        let isolate = Rc::new(Isolate { queue: queue.clone(), config: config.clone() });
+        let connections = accept(connections, shutdown, isolate, config);
         tokio::select! {
             result = js.run_event_loop(Default::default()) => match result {
                 Ok(()) => Err(Error::Server("the isolate's serve loop ended while the server was running".into())),
@@ -126,16 +127,59 @@ pub(crate) fn serve(
     }))
 }
 
+/// Where a worker sends the requests the server does not answer itself
+/// (everything but the health and metrics paths).
+pub(crate) trait Dispatch: 'static {
+    /// The response, and the route pattern that matched (for metrics).
+    async fn dispatch(&self, request: Request<Incoming>, remote: SocketAddr) -> (Option<String>, Response<Body>);
+}
+
+/// Starts worker `index` on its own thread without an isolate: it serves
+/// the connections handed to it with the [`Dispatch`] that `make` builds
+/// there (a WSGI app's, for `tandem run --wsgi`).
+pub(crate) fn spawn_plain<D, F>(
+    index: usize,
+    make: F,
+    config: Arc<ServerOptions>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(Slot, std::thread::JoinHandle<Result<(), Error>>), Error>
+where
+    D: Dispatch,
+    F: FnOnce() -> D + Send + 'static,
+{
+    let (slot, connections) = Slot::new();
+    let handle = std::thread::Builder::new()
+        .name(format!("tandem-worker-{index}"))
+        .spawn(move || serve_plain(make(), connections, shutdown, config))
+        .map_err(|e| Error::Server(format!("cannot start a worker thread: {e}")))?;
+    Ok((slot, handle))
+}
+
+/// Serves connections with `dispatch` on this thread until shutdown.
+pub(crate) fn serve_plain<D: Dispatch>(
+    dispatch: D,
+    connections: Connections,
+    shutdown: watch::Receiver<bool>,
+    config: Arc<ServerOptions>,
+) -> Result<(), Error> {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Server(format!("cannot start a worker's event loop: {e}")))?;
+    let local = tokio::task::LocalSet::new();
+    tokio.block_on(local.run_until(accept(connections, shutdown, Rc::new(dispatch), config)));
+    Ok(())
+}
+
 /// Serves each connection handed over until shutdown, then lets in-flight
 /// requests finish (up to the shutdown timeout).
-async fn accept(
+async fn accept<D: Dispatch>(
     mut connections: Connections,
     mut shutdown: watch::Receiver<bool>,
-    queue: Rc<RequestQueue>,
+    dispatch: Rc<D>,
     config: Arc<ServerOptions>,
 ) {
     let graceful = GracefulShutdown::new();
-    let context = Rc::new(Context { queue, config: config.clone() });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).keep_alive(true);
     loop {
@@ -149,8 +193,10 @@ async fn accept(
             continue;
         };
         let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let context = context.clone();
-        let service = hyper::service::service_fn(move |request| handle(request, context.clone(), remote));
+        let dispatch = dispatch.clone();
+        let config = config.clone();
+        let service =
+            hyper::service::service_fn(move |request| handle(request, dispatch.clone(), config.clone(), remote));
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         let open = connections.open.clone();
         tokio::task::spawn_local(async move {
@@ -164,13 +210,18 @@ async fn accept(
     let _ = tokio::time::timeout(config.shutdown_timeout, graceful.shutdown()).await;
 }
 
-struct Context {
+/// The isolate of a JS worker, as the server's [`Dispatch`].
+struct Isolate {
     queue: Rc<RequestQueue>,
     config: Arc<ServerOptions>,
 }
 
-/// Forgets a request the client abandoned (the service future is dropped
-/// when the connection closes) and keeps the in-flight gauge right.
+impl Dispatch for Isolate {
+    async fn dispatch(&self, request: Request<Incoming>, remote: SocketAddr) -> (Option<String>, Response<Body>) {
+        to_isolate(request, self, remote).await
+    }
+}
+
 struct InFlightGuard<'a> {
     queue: &'a RequestQueue,
     id: u32,
@@ -199,9 +250,13 @@ impl Drop for GaugeGuard {
     }
 }
 
-async fn handle(request: Request<Incoming>, context: Rc<Context>, remote: SocketAddr) -> Result<Response<Body>, Infallible> {
+async fn handle<D: Dispatch>(
+    request: Request<Incoming>,
+    dispatch: Rc<D>,
+    config: Arc<ServerOptions>,
+    remote: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
-    let config = &context.config;
     if request.method() == Method::GET || request.method() == Method::HEAD {
         let path = request.uri().path();
         if config.metrics_path.as_deref() == Some(path) {
@@ -218,7 +273,7 @@ async fn handle(request: Request<Incoming>, context: Rc<Context>, remote: Socket
     }
     let _gauge = GaugeGuard::new();
     let method = request.method().clone();
-    let (route, response) = dispatch(request, &context, remote).await;
+    let (route, response) = dispatch.dispatch(request, remote).await;
     Metrics::get().request_finished(
         route.as_deref().unwrap_or(NO_ROUTE),
         method.as_str(),
@@ -228,46 +283,72 @@ async fn handle(request: Request<Incoming>, context: Rc<Context>, remote: Socket
     Ok(response)
 }
 
-fn json_response(status: StatusCode, body: String) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Body::full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
-fn error_response(status: StatusCode, message: &str) -> Response<Body> {
+/// `{"error": message}` with `status`: how the server itself answers what
+/// it refuses.
+pub(crate) fn error_response(status: StatusCode, message: &str) -> Response<Body> {
     json_response(status, serde_json::json!({ "error": message }).to_string())
+}
+
+/// The 413 answer to a body over `limit` bytes.
+pub(crate) fn body_too_large(limit: u64) -> Response<Body> {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the request body is larger than the server's limit of {limit} bytes (see --max-body-size)"),
+    )
 }
 
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {
     headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
+/// How a request's body reaches its handler.
+pub(crate) enum Arrival {
+    Empty,
+    /// Read whole (a Content-Length up to [`BUFFER_BODY_UP_TO`]), so a slow
+    /// client holds a cheap hyper task, not the handler.
+    Whole(bytes::Bytes),
+    /// Read by the handler as it goes, counting against the limit.
+    Stream(Incoming),
+}
+
+/// Refuses a body announced as larger than `limit`, reads a small one
+/// whole, and leaves any other to be streamed.
+pub(crate) async fn receive_body(headers: &http::HeaderMap, incoming: Incoming, limit: u64) -> Result<Arrival, Response<Body>> {
+    let length = content_length(headers);
+    if length.is_some_and(|n| n > limit) {
+        return Err(body_too_large(limit));
+    }
+    let chunked = headers.contains_key(http::header::TRANSFER_ENCODING);
+    match length {
+        Some(0) => Ok(Arrival::Empty),
+        None if !chunked => Ok(Arrival::Empty),
+        Some(n) if n <= BUFFER_BODY_UP_TO => match incoming.collect().await {
+            Ok(collected) => Ok(Arrival::Whole(collected.to_bytes())),
+            Err(e) => Err(error_response(StatusCode::BAD_REQUEST, &format!("reading the request body failed: {e}"))),
+        },
+        _ => Ok(Arrival::Stream(incoming)),
+    }
+}
+
 /// Hands the request to the isolate and awaits its reply, enforcing the
 /// body limit and the handler timeout.
-async fn dispatch(request: Request<Incoming>, context: &Context, remote: SocketAddr) -> (Option<String>, Response<Body>) {
+async fn to_isolate(request: Request<Incoming>, context: &Isolate, remote: SocketAddr) -> (Option<String>, Response<Body>) {
     let config = &context.config;
     let limit = config.max_body_bytes;
     let (parts, incoming) = request.into_parts();
-    let length = content_length(&parts.headers);
-    let too_large = || {
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the request body is larger than the server's limit of {limit} bytes (see --max-body-size)"),
-        )
-    };
-    if length.is_some_and(|n| n > limit) {
-        return (None, too_large());
-    }
-    let chunked = parts.headers.contains_key(http::header::TRANSFER_ENCODING);
-    let body = match length {
-        Some(0) => RequestBody::None,
-        None if !chunked => RequestBody::None,
-        Some(n) if n <= BUFFER_BODY_UP_TO => match incoming.collect().await {
-            Ok(collected) => RequestBody::Buffered(collected.to_bytes()),
-            Err(e) => return (None, error_response(StatusCode::BAD_REQUEST, &format!("reading the request body failed: {e}"))),
-        },
-        _ => RequestBody::Streaming { body: incoming, read: 0, limit },
+    let too_large = || body_too_large(limit);
+    let body = match receive_body(&parts.headers, incoming, limit).await {
+        Ok(Arrival::Empty) => RequestBody::None,
+        Ok(Arrival::Whole(bytes)) => RequestBody::Buffered(bytes),
+        Ok(Arrival::Stream(body)) => RequestBody::Streaming { body, read: 0, limit },
+        Err(response) => return (None, response),
     };
     let (reply_tx, reply_rx) = oneshot::channel();
     let id = context.queue.push(InFlight {

@@ -437,12 +437,7 @@ fn describe_python_error<'s>(
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "Exception".into());
     let message = value.str().map(|s| s.to_string()).unwrap_or_default();
-    let traceback = py
-        .import("traceback")
-        .and_then(|tb| tb.call_method1("format_exception", (value.get_type(), value, err.traceback(py))))
-        .and_then(|lines| lines.extract::<Vec<String>>())
-        .map(|lines| lines.concat())
-        .unwrap_or_else(|_| format!("{type_name}: {message}\n"));
+    let traceback = python_mod::format_traceback(py, err);
     let js_value = value
         .getattr("_tandem_js_value")
         .ok()

@@ -1,0 +1,16 @@
+"""The Flask app of the WSGI benchmark: one plain-text route and one JSON
+route, served unchanged by every server in benches/wsgi/run.sh."""
+
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def plain():
+    return "Hello, World!"
+
+
+@app.get("/json")
+def json_route():
+    return jsonify(message="Hello, World!", items=[1, 2, 3])
