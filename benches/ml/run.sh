@@ -57,13 +57,6 @@ wait_up() {
   return 1
 }
 
-stop() {
-  # Each server runs in its own process group (setsid): end all of it.
-  kill -TERM -- "-$1" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 -- "-$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL -- "-$1" 2>/dev/null || true
-}
-
 # start NAME: starts the server (and the gateway's upstream), sets PIDS.
 start() {
   PIDS=""

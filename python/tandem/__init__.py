@@ -12,9 +12,11 @@ imports. It holds what is easier to write in Python than in Rust:
   Tandem.
 """
 
-import asyncio
-import concurrent.futures
 import threading
+
+# asyncio and concurrent.futures are imported where they are used: together
+# they take tens of milliseconds to import, which a WSGI server's cold start
+# (or a script that never calls async Python) should not pay.
 
 __all__ = ["JSError", "batch", "FileWrapper"]
 
@@ -50,6 +52,8 @@ def _event_loop():
     global _loop
     with _loop_lock:
         if _loop is None:
+            import asyncio
+
             loop = asyncio.new_event_loop()
             thread = threading.Thread(
                 target=loop.run_forever, name="tandem-asyncio", daemon=True
@@ -61,6 +65,8 @@ def _event_loop():
 
 def _submit(coro, on_done):
     """Schedule ``coro`` on the runtime's loop; ``on_done(future)`` fires when it ends."""
+    import asyncio
+
     future = asyncio.run_coroutine_threadsafe(coro, _event_loop())
     future.add_done_callback(on_done)
     return future
@@ -153,6 +159,8 @@ _Batcher = None
 def _unbatched(fn, item):
     """Outside Tandem (plain Python importing this package): run the list
     function on one input at once, with the same result and error rules."""
+    import concurrent.futures
+
     future = concurrent.futures.Future()
     future.set_running_or_notify_cancel()
     try:
