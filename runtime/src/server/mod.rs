@@ -172,7 +172,8 @@ pub fn run_wsgi(spec: &str, python_path: &[PathBuf], threads: usize, options: Se
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut slots = Vec::new();
     let mut threads = Vec::new();
-    let dispatch = |app: &Arc<App>, config: &Arc<ServerOptions>| WsgiRoot { app: app.clone(), config: config.clone() };
+    let dispatch =
+        |app: &Arc<App>, config: &Arc<ServerOptions>| WsgiRoot { app: app.clone(), config: config.clone(), root: Arc::from("") };
     for index in 1..config.workers.max(1) {
         let root = dispatch(&app, &config);
         let (slot, handle) = worker::spawn_plain(index, move || root, config.clone(), shutdown_rx.clone())?;
@@ -191,6 +192,8 @@ pub fn run_wsgi(spec: &str, python_path: &[PathBuf], threads: usize, options: Se
 struct WsgiRoot {
     app: Arc<App>,
     config: Arc<ServerOptions>,
+    /// SCRIPT_NAME: empty at the root.
+    root: Arc<str>,
 }
 
 impl Dispatch for WsgiRoot {
@@ -201,7 +204,7 @@ impl Dispatch for WsgiRoot {
     ) -> (Option<String>, http::Response<body::Body>) {
         let config = &self.config;
         let response =
-            self.app.serve(request, remote, Arc::from(""), config.max_body_bytes, config.handler_timeout).await;
+            self.app.serve(request, remote, self.root.clone(), config.max_body_bytes, config.handler_timeout).await;
         (None, response)
     }
 }

@@ -222,6 +222,8 @@ impl Dispatch for Isolate {
     }
 }
 
+/// Forgets a request the client abandoned (the service future is dropped
+/// when the connection closes) and keeps the in-flight gauge right.
 struct InFlightGuard<'a> {
     queue: &'a RequestQueue,
     id: u32,
@@ -283,7 +285,7 @@ async fn handle<D: Dispatch>(
     Ok(response)
 }
 
-pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Body> {
+fn json_response(status: StatusCode, body: String) -> Response<Body> {
     let mut response = Response::new(Body::full(body));
     *response.status_mut() = status;
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -74,7 +74,8 @@ struct State {
 impl Input {
     pub(crate) fn new(source: Source) -> Self {
         let (buffer, source) = match source {
-            Source::Whole(bytes) => (BytesMut::from(&bytes[..]), Source::None),
+            // Takes over the buffer hyper read without copying it.
+            Source::Whole(bytes) => (BytesMut::from(bytes), Source::None),
             other => (BytesMut::new(), other),
         };
         Input { state: Mutex::new(State { buffer, source }) }

@@ -128,12 +128,14 @@ struct Head {
 }
 
 impl Head {
-    fn response(&self, body: Body) -> Response<Body> {
+    /// The response with this head; the headers move into it (a head that
+    /// went out is not sent again).
+    fn response(&mut self, body: Body) -> Response<Body> {
         let mut response = Response::new(body);
         *response.status_mut() = self.status;
-        *response.headers_mut() = self.headers.clone();
-        if let Some(reason) = &self.reason {
-            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason.clone()) {
+        *response.headers_mut() = std::mem::take(&mut self.headers);
+        if let Some(reason) = self.reason.take() {
+            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason) {
                 response.extensions_mut().insert(reason);
             }
         }
@@ -187,8 +189,10 @@ impl StartResponse {
     /// Hands `chunk` on; `stream` forces the head out now (`write()`).
     /// False once the client is gone.
     fn emit(&self, py: Python<'_>, chunk: &[u8], stream: bool) -> PyResult<bool> {
-        let mut state = self.state();
-        let Some(head) = &state.head else {
+        let mut guard = self.state();
+        // A plain reference, so that the fields borrow apart.
+        let state = &mut *guard;
+        let Some(head) = state.head.as_mut() else {
             return Err(PyRuntimeError::new_err(
                 "the WSGI application sent body data before calling start_response(status, headers)",
             ));
@@ -216,12 +220,12 @@ impl StartResponse {
                 }
                 let mut chunks = std::mem::take(&mut state.collected);
                 chunks.push(Bytes::copy_from_slice(chunk));
-                drop(state);
+                drop(guard);
                 return Ok(send(py, &sender, chunks) || self.gone());
             }
             Output::Streaming(sender) => sender.clone(),
         };
-        drop(state);
+        drop(guard);
         Ok(send(py, &sender, vec![Bytes::copy_from_slice(chunk)]) || self.gone())
     }
 
@@ -237,7 +241,7 @@ impl StartResponse {
         match std::mem::replace(&mut state.output, Output::Done) {
             Output::Waiting(reply) => {
                 let collected = std::mem::take(&mut state.collected);
-                let response = match &state.head {
+                let response = match state.head.as_mut() {
                     Some(head) => head.response(Body::full(concat(collected))),
                     None => {
                         eprintln!("error: the WSGI application returned without calling start_response(status, headers)");
