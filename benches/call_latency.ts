@@ -1,8 +1,9 @@
 // TS → Python call latency: a no-argument call and a round trip of a small
-// dict (in and out). Prints per-call p50/p99 in microseconds.
+// dict (in and out); then the same two calls from Python to TypeScript
+// (tandem.js). Prints per-call p50/p99 in microseconds.
 //
 //   ./target/release/tandem run benches/call_latency.ts [iterations]
-import { echo, noop, python_loop } from "./bridge.py";
+import { echo, noop, python_loop, ts_calls } from "./bridge.py";
 
 const iterations = Number(Tandem.args[0] ?? 200_000);
 const payload = { user: "ada", scores: [0.25, 0.5, 0.75], active: true };
@@ -48,4 +49,9 @@ measure("no-argument call", () => noop());
 const p50 = measure("dict round trip (echo)", () => echo(payload));
 const pythonOnly = python_loop(iterations, payload) as number;
 console.log(`${"same echo called from Python".padEnd(28)} mean ${pythonOnly.toFixed(2)} us (reference)`);
+const reverse = ts_calls(Math.min(iterations, 20_000), payload) as Record<string, [number, number]>;
+console.log("Python -> TypeScript (tandem.js, via the JS host thread):");
+for (const [name, [p50, p99]] of Object.entries(reverse)) {
+  console.log(`  ${name.padEnd(26)} p50 ${p50.toFixed(2).padStart(6)} us   p99 ${p99.toFixed(2).padStart(6)} us`);
+}
 console.log(`goal: dict round trip p50 < 5 us -> ${p50 < 5 ? "met" : "not met"} (${p50.toFixed(2)} us)`);

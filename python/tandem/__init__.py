@@ -9,7 +9,9 @@ imports. It holds what is easier to write in Python than in Rust:
   TypeScript run;
 * :func:`batch`, the dynamic batching decorator;
 * :class:`FileWrapper`, the ``wsgi.file_wrapper`` of WSGI apps served by
-  Tandem.
+  Tandem;
+* :data:`js`, whose ``require`` imports a TypeScript or JavaScript module
+  and calls its exports from Python.
 """
 
 import threading
@@ -18,7 +20,7 @@ import threading
 # they take tens of milliseconds to import, which a WSGI server's cold start
 # (or a script that never calls async Python) should not pay.
 
-__all__ = ["JSError", "batch", "FileWrapper"]
+__all__ = ["JSError", "batch", "FileWrapper", "js"]
 
 
 class JSError(Exception):
@@ -249,3 +251,78 @@ class FileWrapper:
         if data:
             return data
         raise StopIteration
+
+
+class _JsModules:
+    """``tandem.js``: TypeScript and JavaScript modules, called from Python.
+
+    ``js.require("./utils.ts")`` evaluates the module (a path relative to
+    the calling Python file, or absolute) and returns a module object whose
+    attributes are its exports: functions are callable from any thread,
+    other values are copied when the module is required. Each module is
+    evaluated once per process; later requires return the same object.
+    """
+
+    def __init__(self):
+        self._modules = {}
+        self._lock = threading.Lock()
+
+    def require(self, specifier):
+        import sys
+
+        caller = sys._getframe(1).f_globals.get("__file__")
+        path = _resolve_js_path(specifier, caller)
+        with self._lock:
+            module = self._modules.get(path)
+        if module is not None:
+            return module
+        native = globals().get("_js_require")
+        if native is None:
+            raise RuntimeError(
+                "tandem.js.require works inside the Tandem runtime only "
+                "(run the program with `tandem run`)"
+            )
+        exports = native(path)
+        import types
+
+        module = types.ModuleType(path.rsplit("/", 1)[-1], f"JavaScript module {path}")
+        module.__file__ = path
+        module.__dict__.update(exports)
+        with self._lock:
+            return self._modules.setdefault(path, module)
+
+    def __repr__(self):
+        return "<tandem.js: require('./module.ts') to call TypeScript from Python>"
+
+
+_JS_SUFFIXES = (".ts", ".mts", ".js", ".mjs", ".tsx", ".jsx")
+
+
+def _resolve_js_path(specifier, caller):
+    """The absolute path of ``specifier``, relative to the caller's file."""
+    import os
+
+    if not isinstance(specifier, str):
+        raise TypeError(f"tandem.js.require takes a path string, got {type(specifier).__name__}")
+    if specifier.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        specifier = unquote(urlparse(specifier).path)
+    if not (specifier.startswith(("./", "../", "/"))):
+        raise ValueError(
+            f"tandem.js.require({specifier!r}): give a path to a module file, "
+            f"relative to this Python file ('./{specifier}') or absolute"
+        )
+    base = os.path.dirname(os.path.abspath(caller)) if caller else os.getcwd()
+    path = os.path.normpath(os.path.join(base, specifier))
+    if not path.endswith(_JS_SUFFIXES):
+        raise ValueError(
+            f"tandem.js.require({specifier!r}): only TypeScript or JavaScript files "
+            f"({', '.join(_JS_SUFFIXES)}) can be required"
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"tandem.js.require({specifier!r}): no such file: {path}")
+    return path
+
+
+js = _JsModules()

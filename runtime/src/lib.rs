@@ -29,6 +29,7 @@ mod module_loader;
 mod python;
 mod runtime;
 pub mod server;
+mod spin;
 mod transpile;
 pub mod wsgi;
 

@@ -3,5 +3,6 @@
 
 pub(crate) mod python;
 pub(crate) mod http;
+pub(crate) mod js_host;
 pub(crate) mod runtime;
 pub(crate) mod web;

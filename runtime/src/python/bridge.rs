@@ -52,6 +52,9 @@ pub(crate) struct Bridge {
     pub(crate) batchers: RefCell<Vec<std::sync::Arc<super::batch::Queue>>>,
     /// Metrics of the callables JS has called, by handle id.
     pub(crate) call_metrics: RefCell<std::collections::HashMap<u32, Rc<crate::server::metrics::CallMetrics>>>,
+    /// Set on the JS host isolate only: there, JS functions reach Python as
+    /// `RemoteJsFunction`s, callable from any thread and at any time.
+    pub(crate) remote: std::cell::OnceCell<super::remote::FunctionTable>,
 }
 
 impl Bridge {

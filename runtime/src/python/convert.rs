@@ -16,6 +16,7 @@ use pyo3::sync::PyOnceLock;
 
 use super::bridge::{Bridge, WrapKind};
 use super::js_function::JsFunction;
+use super::remote::RemoteJsFunction;
 
 /// Containers nested deeper than this are refused rather than overflowing
 /// the stack.
@@ -127,7 +128,11 @@ impl<'a, 'py> ToPy<'a, 'py> {
                 return Ok(obj);
             }
             if value.is_function() {
-                return Ok(JsFunction::wrap(py, scope, value.cast::<v8::Function>())?);
+                let function = value.cast::<v8::Function>();
+                if let Some(table) = self.bridge.remote.get() {
+                    return Ok(table.wrap(py, scope, function)?);
+                }
+                return Ok(JsFunction::wrap(py, scope, function)?);
             }
         }
         if value.is_array() {
@@ -401,6 +406,20 @@ impl<'a> ToJs<'a> {
         }
         if let Ok(t) = obj.cast::<PyTuple>() {
             return self.guarded(obj, |this| this.seq_to_js(scope, t.iter()));
+        }
+        if let Ok(f) = obj.cast::<RemoteJsFunction>() {
+            // The host's own function comes back as itself; other isolates
+            // get a callable proxy whose calls travel to the host.
+            let table = self.bridge.remote.get();
+            if let Some(function) = table.and_then(|t| t.get(scope, f.get().id)) {
+                return Ok(function.into());
+            }
+        }
+        if obj.is_instance_of::<JsFunction>() {
+            return Err(ConvertError::new(
+                "a JavaScript callback can only be used on the thread (and during the call) \
+                 that passed it to Python",
+            ));
         }
         if let Some(queue) = super::batch::queue_of(obj) {
             let batcher = self.bridge.batcher_index(queue);

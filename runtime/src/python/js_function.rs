@@ -79,49 +79,69 @@ impl JsFunction {
 impl JsFunction {
     #[pyo3(signature = (*args))]
     fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
-        let ptr = CURRENT_SCOPE.with(|c| c.get());
-        if ptr.is_null() {
-            return Err(PyRuntimeError::new_err(
-                "a JavaScript function can only be called while JavaScript is calling into \
-                 Python on the same thread (not from another thread or after the call returned)",
-            ));
-        }
-        // SAFETY: `ptr` was published by `enter` from a bridge op that is
-        // still on this thread's stack (the guard clears it before the op
-        // returns), so the scope is alive; the op does not touch it while
-        // Python runs, so this is the only active use.
-        let outer = unsafe { &mut *(ptr as *mut v8::PinScope<'static, 'static>) };
-        v8::scope!(let scope, outer);
-        let bridge = Bridge::from_isolate(scope);
-        let mut to_js = ToJs::new(&bridge);
-        let mut js_args = Vec::with_capacity(args.len());
-        for (i, arg) in args.iter().enumerate() {
-            let value = to_js
-                .convert(scope, &arg)
-                .map_err(|e| type_error(&e, &format!("argument {i} of a JavaScript function")))?;
-            js_args.push(value);
-        }
-        let function = v8::Local::new(scope, &self.function);
-        v8::tc_scope!(let tc, scope);
-        let undefined = v8::undefined(tc).into();
-        let call = AssertUngil(|| function.call(tc, undefined, &js_args));
-        let result = py
-            .detach(move || {
-                let call = call;
-                AssertUngil((call.0)())
-            })
-            .0;
-        match result {
-            Some(value) => Ok(ToPy::new(py, &bridge)
-                .convert(tc, value)
-                .map_err(|e| type_error(&e, "the JavaScript function's return value"))?
-                .unbind()),
-            None => Err(js_exception_to_py(py, tc)),
-        }
+        call_in_scope(py, args, |scope| Some(v8::Local::new(scope, &self.function)))
     }
 
     fn __repr__(&self) -> &'static str {
         "<JavaScript function>"
+    }
+}
+
+/// Calls a JS function on this thread, inside the scope of the bridge op
+/// that is running Python here (see [`enter`]); `function` finds it in
+/// that scope (`None`: it is gone). A returned Promise cannot be awaited
+/// here, because the op's caller is waiting for Python to return.
+pub(crate) fn call_in_scope(
+    py: Python<'_>,
+    args: &Bound<'_, PyTuple>,
+    function: impl for<'s, 'i> FnOnce(&mut v8::PinScope<'s, 'i>) -> Option<v8::Local<'s, v8::Function>>,
+) -> PyResult<Py<PyAny>> {
+    let ptr = CURRENT_SCOPE.with(|c| c.get());
+    if ptr.is_null() {
+        return Err(PyRuntimeError::new_err(
+            "a JavaScript function can only be called while JavaScript is calling into \
+             Python on the same thread (not from another thread or after the call returned)",
+        ));
+    }
+    // SAFETY: `ptr` was published by `enter` from a bridge op that is
+    // still on this thread's stack (the guard clears it before the op
+    // returns), so the scope is alive; the op does not touch it while
+    // Python runs, so this is the only active use.
+    let outer = unsafe { &mut *(ptr as *mut v8::PinScope<'static, 'static>) };
+    v8::scope!(let scope, outer);
+    let bridge = Bridge::from_isolate(scope);
+    let Some(function) = function(scope) else {
+        return Err(PyRuntimeError::new_err("this JavaScript function was already released"));
+    };
+    let function = v8::Local::new(scope, function);
+    let mut to_js = ToJs::new(&bridge);
+    let mut js_args = Vec::with_capacity(args.len());
+    for (i, arg) in args.iter().enumerate() {
+        let value = to_js
+            .convert(scope, &arg)
+            .map_err(|e| type_error(&e, &format!("argument {i} of a JavaScript function")))?;
+        js_args.push(value);
+    }
+    v8::tc_scope!(let tc, scope);
+    let undefined = v8::undefined(tc).into();
+    let call = AssertUngil(|| function.call(tc, undefined, &js_args));
+    let result = py
+        .detach(move || {
+            let call = call;
+            AssertUngil((call.0)())
+        })
+        .0;
+    match result {
+        Some(value) if value.is_promise() => Err(PyRuntimeError::new_err(
+            "this JavaScript function returned a Promise, which Python cannot wait for while \
+             JavaScript is waiting for Python on the same thread; make the function synchronous \
+             or call it from outside (a request thread, another module)",
+        )),
+        Some(value) => Ok(ToPy::new(py, &bridge)
+            .convert(tc, value)
+            .map_err(|e| type_error(&e, "the JavaScript function's return value"))?
+            .unbind()),
+        None => Err(js_exception_to_py(py, tc)),
     }
 }
 
@@ -130,12 +150,27 @@ fn js_exception_to_py(py: Python<'_>, tc: &mut v8::PinnedRef<'_, v8::TryCatch<v8
     let Some(exception) = tc.exception() else {
         return PyRuntimeError::new_err("JavaScript execution was terminated");
     };
-    let (name, message, stack) = describe_js_error(tc, exception);
-    let value = v8::Global::new(tc, exception);
+    js_error_to_py(py, tc, exception, true)
+}
+
+/// A thrown JS value as a `tandem.JSError`. With `keep_value`, the error
+/// also carries the JS value, so it is rethrown unchanged if it travels
+/// back into JavaScript on this thread; an error bound for another thread
+/// must not hold engine values.
+pub(crate) fn js_error_to_py(
+    py: Python<'_>,
+    scope: &mut v8::PinScope<'_, '_>,
+    exception: v8::Local<'_, v8::Value>,
+    keep_value: bool,
+) -> PyErr {
+    let (name, message, stack) = describe_js_error(scope, exception);
+    let value = keep_value.then(|| v8::Global::new(scope, exception));
     let build = || -> PyResult<PyErr> {
         let class = py.import("tandem")?.getattr("JSError")?;
         let err = class.call1((message, stack, name))?;
-        err.setattr("_tandem_js_value", Bound::new(py, JsValueRef { value })?)?;
+        if let Some(value) = value {
+            err.setattr("_tandem_js_value", Bound::new(py, JsValueRef { value })?)?;
+        }
         Ok(PyErr::from_value(err))
     };
     build().unwrap_or_else(|e| e)

@@ -10,6 +10,7 @@ pub(crate) mod convert;
 pub(crate) mod detached;
 pub(crate) mod handles;
 pub(crate) mod js_function;
+pub(crate) mod remote;
 pub(crate) mod thread_state;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +72,7 @@ fn install_helper(py: Python<'_>) -> PyResult<()> {
         c"tandem",
     )?;
     module.add_class::<batch::Batcher>()?;
+    remote::register(&module)?;
     py.import("sys")?.getattr("modules")?.set_item("tandem", module)?;
     Ok(())
 }

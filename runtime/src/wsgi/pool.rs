@@ -19,9 +19,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, Sender};
 use pyo3::Python;
 
 use crate::error::Error;
@@ -59,10 +58,6 @@ impl Pool {
     }
 }
 
-/// How long an idle thread polls the queue before it sleeps: a request
-/// that arrives within it starts without a futex wake-up (tens of
-/// microseconds on a busy machine), which is most of a fast route's time.
-const SPIN: Duration = Duration::from_micros(50);
 
 /// What the pool threads share.
 struct Shared {
@@ -100,16 +95,8 @@ fn run(shared: &Shared) {
     }
 }
 
-/// The next job: polled for [`SPIN`], then waited for; None once the
-/// pool is gone.
+/// The next job (polled for a while before sleeping: a request that
+/// arrives meanwhile starts without a wake-up); None once the pool is gone.
 fn next(queue: &Receiver<Job>) -> Option<Job> {
-    let started = Instant::now();
-    while started.elapsed() < SPIN {
-        match queue.try_recv() {
-            Ok(job) => return Some(job),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => std::hint::spin_loop(),
-        }
-    }
-    queue.recv().ok()
+    crate::spin::recv(queue).ok()
 }

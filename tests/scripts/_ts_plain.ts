@@ -1,0 +1,2 @@
+// Required (or not) by reenter.py.
+export const plain = true;

@@ -1,0 +1,3 @@
+from tandem import js
+
+js.require("./_ts_plain.ts")
