@@ -225,3 +225,51 @@ fn sha256_hex(data: &[u8]) -> String {
     let out = child.wait_with_output().unwrap();
     String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
 }
+
+#[test]
+fn a_typescript_router_mounts_the_app_under_a_prefix() {
+    let server = Server::start(&["--max-body-size", "4000000"], "tests/wsgi/mount.ts");
+    let port = server.port;
+    // TypeScript routes and the Python app side by side; the router's
+    // middleware sees (and changes) the app's responses too.
+    let r = server.get("/ts");
+    assert_eq!((r.status, r.body.as_str()), (200, "from TypeScript"));
+    let r = server.get("/py/");
+    assert_eq!((r.status, r.body.as_str(), r.header("x-served-by")), (200, "Hello, World!", Some("tandem-router")));
+    // The prefix itself: an empty PATH_INFO, as PEP 3333 has it.
+    assert_eq!(server.get("/py").body, "not found: ''");
+    let r = server.get("/py/environ?x=1");
+    let env = r.json();
+    assert_eq!((env["SCRIPT_NAME"].as_str(), env["PATH_INFO"].as_str()), (Some("/py"), Some("/environ")));
+    assert_eq!(env["QUERY_STRING"], "x=1");
+    assert_eq!((env["SERVER_NAME"].as_str(), env["SERVER_PORT"].as_str()), (Some("127.0.0.1"), Some(port.to_string().as_str())));
+    assert_eq!(env["REMOTE_ADDR"], "127.0.0.1");
+    assert_eq!(r.header("x-served-by"), Some("tandem-router"));
+    // Outside the prefix, and a path that only starts like it: not the app.
+    assert_eq!(server.get("/pyx").status, 404);
+    // A large body streams through the router to the app unread.
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut raw = format!("POST /py/upload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+        .into_bytes();
+    raw.extend_from_slice(&body);
+    let r = request(port, &raw);
+    assert_eq!((r.json()["bytes"].as_u64(), r.json()["sha256"].as_str()), (Some(3_000_000), Some(sha256_hex(&body).as_str())));
+    assert_eq!(request(port, &chunked_post("/py/upload", &vec![b'x'; 5_000_000], 500_000)).status, 413);
+    // A small body (which the server reads whole before the handler runs).
+    let r = server.post("/py/upload", "hello");
+    assert_eq!((r.json()["bytes"].as_u64(), r.json()["sha256"].as_str()), (Some(5), Some(sha256_hex(b"hello").as_str())));
+    // A streamed response stays streamed; status and repeated headers as given.
+    let r = server.get("/py/stream");
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.body, "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
+    let r = server.get("/py/status");
+    assert_eq!((r.status, r.body.as_str(), r.header("x-custom")), (202, "accepted", Some("Value")));
+    // An app error is the app's 500, and the server goes on.
+    assert_eq!(server.get("/py/error").status, 500);
+    // A Request the server did not make is read and passed on too.
+    let env = server.get("/copy").json();
+    assert_eq!((env["PATH_INFO"].as_str(), env["QUERY_STRING"].as_str()), (Some("/environ"), Some("via=copy")));
+    assert_eq!(env["HTTP_X_COPIED"], "yes");
+    let problems = server.get("/py/problems").json();
+    assert_eq!(problems, serde_json::json!([]), "wsgiref.validate complained");
+}

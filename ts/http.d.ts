@@ -108,4 +108,13 @@ declare module "tandem:http" {
   }
   export function check(schema: Schema, value: unknown, path?: string): FieldError[];
   export function validate(schema: Schema): RouteHandler;
+  export interface WsgiOptions {
+    /** Mount path (`"/flask"`): SCRIPT_NAME for the app, stripped from PATH_INFO. Default: the root. */
+    prefix?: string;
+  }
+  /**
+   * A route or fetch handler answered by a Python WSGI app (e.g. Flask)
+   * in this process: `router.all("/flask/*", wsgi(app, { prefix: "/flask" }))`.
+   */
+  export function wsgi(app: unknown, options?: WsgiOptions): (from: Request | Context) => Promise<Response>;
 }

@@ -690,3 +690,52 @@ export function validate(schema: Schema): RouteHandler {
     return next();
   };
 }
+
+// ---------------------------------------------------------------------------
+// WSGI apps
+
+export interface WsgiOptions {
+  /**
+   * The path the app is mounted at (`"/flask"`): requests under it reach
+   * the app with SCRIPT_NAME set to it and PATH_INFO holding the rest, so
+   * the app's `url_for` builds URLs under the prefix. Default: the root.
+   */
+  prefix?: string;
+}
+
+/**
+ * A handler that answers with a Python WSGI app (Flask, or any PEP 3333
+ * callable) running in this process on the WSGI thread pool:
+ *
+ *   import { app as flask } from "./app.py";
+ *   router.all("/flask/*", wsgi(flask, { prefix: "/flask" }));
+ *
+ * Usable as a route handler (it takes the Context) or as a fetch handler
+ * (it takes the Request). The request goes to the app as the server got
+ * it (headers, body unread and streamed when large); the app's answer is a
+ * Response the router's middleware can still change. A request outside the
+ * prefix gets 404.
+ */
+export function wsgi(app: unknown, options: WsgiOptions = {}): (from: Request | Context) => Promise<Response> {
+  const prefix = options.prefix ?? "";
+  if (typeof prefix !== "string" || (prefix !== "" && (!prefix.startsWith("/") || prefix.endsWith("/")))) {
+    throw new TypeError(`wsgi(): prefix ${JSON.stringify(prefix)} must start with "/" and not end with one (or be "")`);
+  }
+  if (app === null || (typeof app !== "object" && typeof app !== "function")) {
+    throw new TypeError(`wsgi(): app must be a Python WSGI application (import { app } from "./app.py"), got ${app}`);
+  }
+  let mounted: number | undefined;
+  return (from) => {
+    const request = from instanceof Context ? from.request : from;
+    const path = from instanceof Context ? from.path : new URL(request.url).pathname;
+    if (prefix !== "" && path !== prefix && !path.startsWith(prefix + "/")) {
+      return Promise.resolve(new Response("Not Found", { status: 404 }));
+    }
+    try {
+      mounted ??= internal.wsgiMount(app, prefix) as number;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return internal.callWsgi(mounted, request);
+  };
+}

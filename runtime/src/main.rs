@@ -67,7 +67,8 @@ struct RunArgs {
     /// unless --port or $PORT says otherwise.
     #[arg(long)]
     wsgi: bool,
-    /// Python threads that run WSGI requests, per process.
+    /// Python threads that run WSGI requests, per process (for --wsgi and
+    /// for apps a script mounts with `wsgi()` from tandem:http).
     #[arg(long, default_value_t = tandem::wsgi::DEFAULT_THREADS)]
     wsgi_threads: usize,
     /// The module to run (.ts, .mts, .tsx, .js, .mjs), or with --wsgi the
@@ -173,6 +174,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         tandem::run_wsgi(&spec, &python_path, args.wsgi_threads, server)?;
         return Ok(());
     }
+    tandem::wsgi::configure_threads(args.wsgi_threads);
     let module_root = std::path::absolute(&args.file)?
         .parent()
         .map(PathBuf::from)

@@ -17,7 +17,7 @@ pub(crate) mod worker;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use pyo3::Python;
@@ -154,7 +154,7 @@ where
 /// the app (see [`crate::wsgi`]).
 pub fn run_wsgi(spec: &str, python_path: &[PathBuf], threads: usize, options: ServerOptions) -> Result<(), Error> {
     crate::python::initialize()?;
-    crate::wsgi::configure_threads(threads)?;
+    crate::wsgi::configure_threads(threads);
     let callable = Python::attach(|py| {
         for dir in python_path.iter().rev() {
             crate::python::add_sys_path(py, dir).map_err(Error::python_setup)?;
@@ -162,11 +162,7 @@ pub fn run_wsgi(spec: &str, python_path: &[PathBuf], threads: usize, options: Se
         crate::wsgi::load(py, spec)
     })?;
     let (listener, address) = listen(&options, &Default::default(), DEFAULT_WSGI_PORT)?;
-    let facts = ServerFacts {
-        host: address.ip().to_string(),
-        port: address.port(),
-        multiprocess: std::env::var_os(REUSE_PORT_ENV).is_some(),
-    };
+    let facts = server_facts();
     let app = Arc::new(Python::attach(|py| App::new(py, callable, &facts))?);
     let config = Arc::new(options);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -220,7 +216,21 @@ fn listen(
     let listener = acceptor::bind(address, reuse_port)
         .map_err(|e| Error::Server(format!("cannot listen on {address}: {e}")))?;
     let address = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
+    let _ = LISTENING.set(address);
     Ok((listener, address))
+}
+
+/// The address this process's server listens on, once it does.
+static LISTENING: OnceLock<SocketAddr> = OnceLock::new();
+
+/// What a WSGI app mounted by TypeScript reports as SERVER_NAME/PORT.
+pub(crate) fn server_facts() -> ServerFacts {
+    let address = LISTENING.get();
+    ServerFacts {
+        host: address.map_or_else(|| "localhost".into(), |a| a.ip().to_string()),
+        port: address.map_or(80, SocketAddr::port),
+        multiprocess: std::env::var_os(REUSE_PORT_ENV).is_some(),
+    }
 }
 
 /// Prints the line tests and scripts wait for.

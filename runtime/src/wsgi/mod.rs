@@ -15,7 +15,7 @@ pub(crate) mod response;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use http::{Request, Response, StatusCode};
@@ -34,22 +34,21 @@ use pool::Pool;
 pub const DEFAULT_THREADS: usize = 8;
 
 static POOL: OnceLock<Pool> = OnceLock::new();
+static THREADS: AtomicUsize = AtomicUsize::new(DEFAULT_THREADS);
 
-/// Sets the size of the process's WSGI thread pool; only the first call
-/// (or first use of the pool) counts.
-pub fn configure_threads(threads: usize) -> Result<(), Error> {
-    if POOL.get().is_none() {
-        let pool = Pool::new(threads)?;
-        let _ = POOL.set(pool);
-    }
-    Ok(())
+/// Sets the size of the process's WSGI thread pool, which starts when the
+/// first app is set up; later calls change nothing.
+pub fn configure_threads(threads: usize) {
+    THREADS.store(threads.max(1), Ordering::Relaxed);
 }
 
 fn pool() -> Result<&'static Pool, Error> {
     if let Some(pool) = POOL.get() {
         return Ok(pool);
     }
-    configure_threads(DEFAULT_THREADS)?;
+    let pool = Pool::new(THREADS.load(Ordering::Relaxed))?;
+    // Two apps set up at once: one pool wins, the other's threads end.
+    let _ = POOL.set(pool);
     POOL.get().ok_or_else(|| Error::Internal("the WSGI thread pool did not start".into()))
 }
 

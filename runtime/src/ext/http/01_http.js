@@ -30,6 +30,10 @@ import {
   op_http_set_header,
   op_http_set_route,
   op_http_url,
+  op_http_wsgi_call,
+  op_http_wsgi_cancel,
+  op_http_wsgi_mount,
+  op_http_wsgi_read,
   op_http_write,
 } from "ext:core/ops";
 
@@ -447,7 +451,53 @@ function setResponseHeader(request, name, value) {
   return typeof id === "number" && op_http_set_header(id, name, value);
 }
 
+// Statuses whose responses have no body (a Response refuses one).
+const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
+
+/**
+ * Hands `request` to the WSGI app mounted as `app` (an index from
+ * op_http_wsgi_mount) and builds a Response of its answer. A request of
+ * this server goes over as it came (its body unread, streamed if large);
+ * any other Request is read here first.
+ */
+async function callWsgi(app, request) {
+  const id = request[requestId];
+  let head = null;
+  let body = null;
+  if (typeof id !== "number") {
+    head = [request.method, request.url, [...request.headers]];
+    if (request.body !== null) body = new Uint8Array(await request.arrayBuffer());
+  } else if (request.bodyUsed) {
+    throw new TypeError(
+      "the request body was already read before reaching the WSGI app; a mounted app needs the whole body",
+    );
+  } else if (op_http_body_kind(id) === 0 && request.body !== null) {
+    // A small body the server read whole and the Request already holds.
+    body = new Uint8Array(await request.arrayBuffer());
+  }
+  const answer = await op_http_wsgi_call(typeof id === "number" ? id : 0, app, head, body);
+  let content = answer.body;
+  if (answer.stream !== 0) {
+    const token = answer.stream;
+    content = new ReadableStream({
+      type: "bytes",
+      async pull(controller) {
+        const chunk = await op_http_wsgi_read(token);
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
+      },
+      cancel() {
+        op_http_wsgi_cancel(token);
+      },
+    });
+  }
+  if (NULL_BODY_STATUS.includes(answer.status)) content = null;
+  return new Response(content, { status: answer.status, headers: answer.headers });
+}
+
 globalThis[Symbol.for("tandem.http")] = {
+  wsgiMount: op_http_wsgi_mount,
+  callWsgi,
   serve,
   serveModule,
   setRoute,

@@ -27,6 +27,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::server::body::Body;
 
+mod wsgi;
+use wsgi::{op_http_wsgi_call, op_http_wsgi_cancel, op_http_wsgi_mount, op_http_wsgi_read};
+
 /// Options a script passed to `serve()`; the command line fills the gaps.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -180,6 +183,10 @@ deno_core::extension!(
         op_http_write,
         op_http_close,
         op_http_rate_limit,
+        op_http_wsgi_mount,
+        op_http_wsgi_call,
+        op_http_wsgi_read,
+        op_http_wsgi_cancel,
     ],
 );
 

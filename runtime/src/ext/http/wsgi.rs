@@ -1,0 +1,219 @@
+//! WSGI apps mounted under a path of a TypeScript router
+//! (`wsgi(app, { prefix })` in `tandem:http`).
+//!
+//! The request goes to the process's WSGI thread pool as it came from the
+//! server: its head is copied out of the in-flight request and its body
+//! handed over untouched (a streamed body stays streamed). The answer comes
+//! back to JavaScript as status, headers and either the whole body or a
+//! token to read it by, so the router's middleware sees a normal Response.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use deno_core::{op2, v8, ByteString, JsBuffer, OpState, ToJsBuffer};
+use deno_error::JsErrorBox;
+use http::request::Parts;
+use http_body_util::BodyExt;
+use pyo3::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{queue, RequestBody};
+use crate::python::bridge::Bridge;
+use crate::python::convert::ToPy;
+use crate::server::body::Body;
+use crate::wsgi::input::{self, Source};
+use crate::wsgi::App;
+
+/// This isolate's mounted apps (by the index JS holds) and the response
+/// bodies JS is reading.
+#[derive(Default)]
+struct Mounts {
+    apps: Vec<Arc<App>>,
+    prefixes: Vec<Arc<str>>,
+    bodies: HashMap<u32, Body>,
+    next_body: u32,
+}
+
+fn mounts(state: &mut OpState) -> &mut Mounts {
+    if !state.has::<Mounts>() {
+        state.put(Mounts::default());
+    }
+    state.borrow_mut::<Mounts>()
+}
+
+/// Prepares `app` (a Python WSGI callable) to serve under `prefix` and
+/// returns the index JS calls it by.
+#[op2(fast)]
+#[smi]
+pub(super) fn op_http_wsgi_mount(
+    scope: &mut v8::PinScope<'_, '_>,
+    app: v8::Local<'_, v8::Value>,
+    #[string] prefix: String,
+) -> Result<u32, JsErrorBox> {
+    let bridge = Bridge::from_isolate(scope);
+    let callable = Python::attach(|py| {
+        let object = ToPy::new(py, &bridge)
+            .convert(scope, app)
+            .map_err(|e| JsErrorBox::type_error(e.describe("wsgi(app)")))?;
+        if !object.is_callable() {
+            return Err(JsErrorBox::type_error(
+                "wsgi(app): app must be a Python WSGI application (e.g. `import { app } from \"./app.py\"` \
+                 for a Flask app named app)",
+            ));
+        }
+        let facts = crate::server::server_facts();
+        App::new(py, object.unbind(), &facts).map_err(|e| JsErrorBox::type_error(e.to_string()))
+    })?;
+    let state = deno_core::JsRuntime::op_state_from(scope);
+    let mut state = state.borrow_mut();
+    let mounts = mounts(&mut state);
+    mounts.apps.push(Arc::new(callable));
+    mounts.prefixes.push(Arc::from(prefix));
+    Ok((mounts.apps.len() - 1) as u32)
+}
+
+/// The head of a request that did not come from this server
+/// (`[method, url, headers]`).
+#[derive(Deserialize)]
+pub(super) struct Head(String, String, Vec<(ByteString, ByteString)>);
+
+/// A WSGI app's response: the body whole, or a token for
+/// `op_http_wsgi_read` (0 when whole).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Answer {
+    status: u16,
+    headers: Vec<(ByteString, ByteString)>,
+    body: Option<ToJsBuffer>,
+    stream: u32,
+}
+
+/// Runs the mounted app `app` for request `id` of this server, or for the
+/// request described by `head` when there is one; `body`, when given, is
+/// the request's body (JS held it already).
+#[op2]
+#[serde]
+pub(super) async fn op_http_wsgi_call(
+    state: Rc<RefCell<OpState>>,
+    #[smi] id: u32,
+    #[smi] app: u32,
+    #[serde] head: Option<Head>,
+    #[buffer] body: Option<JsBuffer>,
+) -> Result<Answer, JsErrorBox> {
+    let (app, prefix) = {
+        let mut state = state.borrow_mut();
+        let mounts = mounts(&mut state);
+        let index = app as usize;
+        match (mounts.apps.get(index), mounts.prefixes.get(index)) {
+            (Some(app), Some(prefix)) => (app.clone(), prefix.clone()),
+            _ => return Err(JsErrorBox::generic(format!("no WSGI app is mounted with index {app}"))),
+        }
+    };
+    let too_large = Arc::new(AtomicBool::new(false));
+    // A body JS passes (one it already held) replaces the server's.
+    let given = body.map(|b| Source::Whole(Bytes::from(b.to_vec())));
+    let (parts, source, remote, limit) = match head {
+        None => {
+            let (parts, source, remote, limit) = take_request(&state.borrow(), id, &too_large)?;
+            (parts, given.unwrap_or(source), remote, limit)
+        }
+        Some(head) => (parts_of(head)?, given.unwrap_or(Source::None), SocketAddr::from(([0, 0, 0, 0], 0)), u64::MAX),
+    };
+    let response = app
+        .submit(parts, source, remote, prefix, too_large, limit)
+        .await
+        .map_err(|_| JsErrorBox::generic("the WSGI call ended without a response"))?;
+    let (head, body) = response.into_parts();
+    let headers = head
+        .headers
+        .iter()
+        .map(|(name, value)| (ByteString::from(name.as_str()), ByteString::from(value.as_bytes())))
+        .collect();
+    let (body, stream) = match body {
+        Body::Full(bytes) => (Some(ToJsBuffer::from(bytes.map(Vec::from).unwrap_or_default())), 0),
+        streamed => {
+            let mut state = state.borrow_mut();
+            let mounts = mounts(&mut state);
+            mounts.next_body = mounts.next_body.wrapping_add(1).max(1);
+            mounts.bodies.insert(mounts.next_body, streamed);
+            (None, mounts.next_body)
+        }
+    };
+    Ok(Answer { status: head.status.as_u16(), headers, body, stream })
+}
+
+/// The head, body, peer and body limit of in-flight request `id`; the
+/// body is handed over as it is (streamed when the server streams it).
+fn take_request(
+    state: &OpState,
+    id: u32,
+    too_large: &Arc<AtomicBool>,
+) -> Result<(Parts, Source, SocketAddr, u64), JsErrorBox> {
+    let queue = queue(state).ok_or_else(|| JsErrorBox::generic("serve() has not been called in this isolate"))?;
+    let taken = queue.with(id, |r| (r.parts.clone(), r.body.take(), r.remote))?;
+    let (parts, body, remote) = taken;
+    let (source, limit) = match body {
+        None | Some(RequestBody::None) => (Source::None, u64::MAX),
+        Some(RequestBody::Buffered(bytes)) => (Source::Whole(bytes), u64::MAX),
+        Some(RequestBody::Streaming { body, read: 0, limit }) => {
+            (input::stream(body, limit, too_large.clone()), limit)
+        }
+        Some(RequestBody::Streaming { .. }) => {
+            return Err(JsErrorBox::generic(
+                "the request body was partly read before reaching the WSGI app; \
+                 a mounted app needs the whole body (do not read it in middleware)",
+            ))
+        }
+    };
+    Ok((parts, source, remote, limit))
+}
+
+fn parts_of(Head(method, url, headers): Head) -> Result<Parts, JsErrorBox> {
+    let bad = |e: http::Error| JsErrorBox::type_error(format!("wsgi(): cannot pass this request on: {e}"));
+    let url = deno_core::url::Url::parse(&url).map_err(|e| JsErrorBox::type_error(format!("wsgi(): bad request URL {url:?}: {e}")))?;
+    let mut target = url.path().to_string();
+    if let Some(query) = url.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    let mut builder = http::Request::builder().method(method.as_str()).uri(target);
+    for (name, value) in headers {
+        builder = builder.header(name.as_slice(), value.as_slice());
+    }
+    Ok(builder.body(()).map_err(bad)?.into_parts().0)
+}
+
+/// The next chunk of a streamed WSGI response body; null at its end.
+#[op2]
+#[serde]
+pub(super) async fn op_http_wsgi_read(
+    state: Rc<RefCell<OpState>>,
+    #[smi] token: u32,
+) -> Result<Option<ToJsBuffer>, JsErrorBox> {
+    let Some(mut body) = mounts(&mut state.borrow_mut()).bodies.remove(&token) else {
+        return Ok(None);
+    };
+    loop {
+        match body.frame().await {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(JsErrorBox::generic(format!("the WSGI app failed while sending its body: {e}"))),
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else { continue };
+                mounts(&mut state.borrow_mut()).bodies.insert(token, body);
+                return Ok(Some(ToJsBuffer::from(Vec::from(data))));
+            }
+        }
+    }
+}
+
+/// JS stopped reading a streamed body (the client went away): dropping it
+/// makes the app's iterable close.
+#[op2(fast)]
+pub(super) fn op_http_wsgi_cancel(state: &mut OpState, #[smi] token: u32) {
+    mounts(state).bodies.remove(&token);
+}
