@@ -223,7 +223,8 @@ fn listen(
 /// The address this process's server listens on, once it does.
 static LISTENING: OnceLock<SocketAddr> = OnceLock::new();
 
-/// What a WSGI app mounted by TypeScript reports as SERVER_NAME/PORT.
+/// What WSGI apps report as SERVER_NAME/PORT: the bound address, or
+/// localhost:80 for an app called before (or without) a server.
 pub(crate) fn server_facts() -> ServerFacts {
     let address = LISTENING.get();
     ServerFacts {

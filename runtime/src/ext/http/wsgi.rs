@@ -22,7 +22,7 @@ use http_body_util::BodyExt;
 use pyo3::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{queue, RequestBody};
+use super::{queue_of, RequestBody};
 use crate::python::bridge::Bridge;
 use crate::python::convert::ToPy;
 use crate::server::body::Body;
@@ -33,8 +33,8 @@ use crate::wsgi::App;
 /// bodies JS is reading.
 #[derive(Default)]
 struct Mounts {
-    apps: Vec<Arc<App>>,
-    prefixes: Vec<Arc<str>>,
+    /// Each app with its prefix (SCRIPT_NAME).
+    apps: Vec<(Arc<App>, Arc<str>)>,
     bodies: HashMap<u32, Body>,
     next_body: u32,
 }
@@ -72,8 +72,7 @@ pub(super) fn op_http_wsgi_mount(
     let state = deno_core::JsRuntime::op_state_from(scope);
     let mut state = state.borrow_mut();
     let mounts = mounts(&mut state);
-    mounts.apps.push(Arc::new(callable));
-    mounts.prefixes.push(Arc::from(prefix));
+    mounts.apps.push((Arc::new(callable), Arc::from(prefix)));
     Ok((mounts.apps.len() - 1) as u32)
 }
 
@@ -105,14 +104,9 @@ pub(super) async fn op_http_wsgi_call(
     #[serde] head: Option<Head>,
     #[buffer] body: Option<JsBuffer>,
 ) -> Result<Answer, JsErrorBox> {
-    let (app, prefix) = {
-        let mut state = state.borrow_mut();
-        let mounts = mounts(&mut state);
-        let index = app as usize;
-        match (mounts.apps.get(index), mounts.prefixes.get(index)) {
-            (Some(app), Some(prefix)) => (app.clone(), prefix.clone()),
-            _ => return Err(JsErrorBox::generic(format!("no WSGI app is mounted with index {app}"))),
-        }
+    let mounted = mounts(&mut state.borrow_mut()).apps.get(app as usize).cloned();
+    let Some((app, prefix)) = mounted else {
+        return Err(JsErrorBox::generic(format!("no WSGI app is mounted with index {app}")));
     };
     let too_large = Arc::new(AtomicBool::new(false));
     // A body JS passes (one it already held) replaces the server's.
@@ -154,9 +148,7 @@ fn take_request(
     id: u32,
     too_large: &Arc<AtomicBool>,
 ) -> Result<(Parts, Source, SocketAddr, u64), JsErrorBox> {
-    let queue = queue(state).ok_or_else(|| JsErrorBox::generic("serve() has not been called in this isolate"))?;
-    let taken = queue.with(id, |r| (r.parts.clone(), r.body.take(), r.remote))?;
-    let (parts, body, remote) = taken;
+    let (parts, body, remote) = queue_of(state)?.with(id, |r| (r.parts.clone(), r.body.take(), r.remote))?;
     let (source, limit) = match body {
         None | Some(RequestBody::None) => (Source::None, u64::MAX),
         Some(RequestBody::Buffered(bytes)) => (Source::Whole(bytes), u64::MAX),
