@@ -82,9 +82,39 @@ fn the_embed_example_runs() {
         .join(if cfg!(debug_assertions) { "debug" } else { "release" })
         .join("tandem-embed-example");
     assert!(exe.exists(), "build the workspace first (cargo build --workspace): {} is missing", exe.display());
+    // Built from the sources on disk, not left over from an older build.
+    let built = std::fs::metadata(&exe).unwrap().modified().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for dir in ["examples/embed", "runtime/src", "runtime/Cargo.toml", "python/tandem", "ts", "Cargo.lock"] {
+        if let Some((newest, path)) = newest_file(&root.join(dir)) {
+            assert!(
+                newest <= built,
+                "{} is older than {} (run cargo build --workspace first)",
+                exe.display(),
+                path.display()
+            );
+        }
+    }
     let out = std::process::Command::new(&exe).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("quote: subtotal 30.00, discount 3.00, tax 5.40, total 32.40"), "{stdout}");
     assert!(stdout.contains("unknown region Some(\"mars\")"), "{stdout}");
+}
+
+/// The most recently modified source file under `path` (or `path`
+/// itself); Python's byte-code caches, written when the example runs, are
+/// not sources.
+fn newest_file(path: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    if path.file_name()? == "__pycache__" {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return Some((meta.modified().ok()?, path.to_path_buf()));
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|entry| newest_file(&entry.ok()?.path()))
+        .max_by_key(|(time, _)| *time)
 }

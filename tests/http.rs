@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{request, Server};
+use support::{request, request_to, Connection, Server};
 
 const SIGTERM: i32 = libc::SIGTERM;
 
@@ -29,9 +29,27 @@ fn routes_params_404_and_405() {
     assert_eq!(r.json()["error"], "no route for GET /nope");
     let r = server.request("DELETE /users/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET, HEAD, POST"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST, PUT, PATCH"));
     let r = server.post("/users/7", r#"{"name":"Ada"}"#);
     assert_eq!((r.status, r.json()), (201, serde_json::json!({"id": "7", "body": {"name": "Ada"}})));
+    let with_body = |method: &str, path: &str, body: &str| {
+        server.request(&format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ))
+    };
+    let r = with_body("PUT", "/users/3", r#"{"name":"Bo"}"#);
+    assert_eq!((r.status, r.json()), (200, serde_json::json!({"replaced": "3", "body": {"name": "Bo"}})));
+    let r = with_body("PATCH", "/users/3", r#"{"age":4}"#);
+    assert_eq!((r.status, r.json()), (200, serde_json::json!({"patched": "3", "body": {"age": 4}})));
+    // A handler that returns nothing answers 204.
+    let r = with_body("DELETE", "/items/3", "");
+    assert_eq!((r.status, r.body.as_str()), (204, ""));
+    // HEAD runs the GET route and sends its head without the body.
+    let r = server.request("HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!((r.status, r.body.as_str()), (200, ""));
+    assert_eq!(r.header("content-type"), Some("text/plain;charset=UTF-8"));
+    assert_eq!(server.request("HEAD /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status, 404);
 }
 
 #[test]
@@ -74,8 +92,17 @@ fn cors_simple_and_preflight() {
 #[test]
 fn rate_limit_shared_by_workers() {
     let server = Server::start(&["--workers", "2"], APP);
-    let statuses: Vec<u16> = (0..5).map(|_| server.get("/limited").status).collect();
-    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    // A connection goes to the worker with the fewest open ones: while
+    // `first` stays open on one worker, new connections reach the other.
+    let mut first = Connection::open(server.port);
+    let first_isolate = first.get("/isolate").body;
+    assert_ne!(server.get("/isolate").body, first_isolate, "both connections reached one worker");
+    // The bucket holds 3 and refills one every 2 s, whichever worker asks.
+    assert_eq!(first.get("/limited").status, 200);
+    let statuses: Vec<u16> = (0..3).map(|_| server.get("/limited").status).collect();
+    assert_eq!(statuses, [200, 200, 429], "the other worker has a bucket of its own");
+    assert_eq!(first.get("/limited").status, 429);
+    assert_eq!(first.get("/isolate").body, first_isolate);
     let r = server.get("/limited");
     assert_eq!(r.status, 429);
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
@@ -134,8 +161,14 @@ fn handler_errors_and_python_errors() {
     assert_eq!(server.get("/python-error/key").status, 404);
     let r = server.get("/python-error/other");
     assert_eq!(r.status, 500);
-    // The server keeps serving.
-    assert_eq!(server.get("/users/1").status, 200);
+    // An unmapped Python error is logged, not sent: the body has no message,
+    // type or traceback.
+    assert_eq!(r.json().as_object().unwrap().keys().collect::<Vec<_>>(), ["error", "requestId"], "{}", r.body);
+    assert_eq!(r.json()["error"], "Internal Server Error");
+    assert!(!r.body.contains("crashed") && !r.body.contains("RuntimeError"), "{}", r.body);
+    // The server keeps serving, through the isolate and Python.
+    let r = server.post("/classify", r#"{"text": "I love this"}"#);
+    assert_eq!((r.status, r.json()["label"].clone()), (200, "positive".into()));
 }
 
 #[test]
@@ -244,7 +277,7 @@ fn client_disconnect_aborts_the_request_signal() {
     let server = Server::start(&[], APP);
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     stream.write_all(b"GET /abort-watch HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-1\r\n\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    server.wait_for_line(r#"{"watching":"gone-1"}"#);
     drop(stream);
     server.wait_for_line(r#"{"aborted":"gone-1"}"#);
 }
@@ -256,7 +289,7 @@ fn graceful_shutdown_finishes_in_flight_requests() {
     let in_flight = std::thread::spawn(move || {
         request(port, b"GET /slow/1000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     });
-    std::thread::sleep(Duration::from_millis(300));
+    server.wait_for_line(r#"{"sleeping":1000}"#);
     server.signal(SIGTERM);
     let r = in_flight.join().unwrap();
     assert_eq!((r.status, r.json()), (200, serde_json::json!({"slept": 1000})));
@@ -312,4 +345,132 @@ fn worker_processes() {
     assert_eq!(pids.len(), 2, "40 connections all went to one process: {pids:?}");
     server.signal(SIGTERM);
     assert_eq!(server.wait_exit(Duration::from_secs(15)), Some(0));
+}
+
+/// Starts `GET /slow/{ms}` on its own connection and waits until the
+/// handler runs; the connection is returned to read the answer from.
+fn slow_request_in_flight(server: &Server, ms: u64) -> TcpStream {
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.write_all(format!("GET /slow/{ms} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    server.wait_for_line(&format!(r#"{{"sleeping":{ms}}}"#));
+    stream
+}
+
+#[test]
+fn shutdown_timeout_cuts_in_flight_requests_short() {
+    let server = Server::start(&["--shutdown-timeout", "0.5"], APP);
+    let mut stream = slow_request_in_flight(&server, 20_000);
+    let signalled = Instant::now();
+    server.signal(SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));
+    let waited = signalled.elapsed();
+    assert!(waited < Duration::from_secs(5), "exited {waited:?} after SIGTERM with --shutdown-timeout 0.5");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(!String::from_utf8_lossy(&answer).contains("slept"), "the 20 s handler finished");
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let server = Server::start(&[], APP);
+    let _stream = slow_request_in_flight(&server, 20_000);
+    server.signal(SIGTERM);
+    // The first signal closes the listening socket; a second one during the
+    // (30 s) drain exits with 130.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.signal(SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(5)), Some(130));
+}
+
+#[test]
+fn metrics_and_health_paths_can_be_moved_or_turned_off() {
+    let server = Server::start(&["--metrics-path", "", "--health-path", "/ready"], APP);
+    // Turned off: the path reaches the router, which has no such route.
+    let r = server.get("/metrics");
+    assert_eq!((r.status, r.json()["error"].clone()), (404, "no route for GET /metrics".into()));
+    assert_eq!(server.get("/health").json()["error"], "no route for GET /health");
+    let r = server.get("/ready");
+    assert_eq!((r.status, r.json()), (200, serde_json::json!({"status": "ok"})));
+    drop(server);
+    let server = Server::start(&["--metrics-path", "/internal/metrics", "--health-path", ""], APP);
+    assert_eq!(server.get("/").body, "hello");
+    let metrics = server.get("/internal/metrics").body;
+    assert!(metrics.contains(r#"tandem_http_requests_total{method="GET",route="/",status="200"} 1"#), "{metrics}");
+    assert_eq!(server.get("/health").status, 404);
+}
+
+#[test]
+fn port_from_the_environment_and_host_flag() {
+    let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let script = support::root().join(APP);
+    let script = script.to_str().unwrap();
+    // $PORT when no --port is given.
+    let port = free_port();
+    let server = Server::launch(&[script], 1, &[("PORT", &port.to_string())]);
+    assert_eq!(server.port, port);
+    assert_eq!(server.get("/").body, "hello");
+    drop(server);
+    // --port wins over $PORT.
+    let port = free_port();
+    let server = Server::launch(&["--port", &port.to_string(), script], 1, &[("PORT", "1")]);
+    assert_eq!(server.port, port);
+    drop(server);
+    // --host binds that address alone: 127.0.0.2 answers, 127.0.0.1 does not.
+    let server = Server::launch(&["--port", "0", "--host", "127.0.0.2", script], 1, &[]);
+    let r = request_to("127.0.0.2", server.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.body, "hello");
+    assert!(TcpStream::connect(("127.0.0.1", server.port)).is_err(), "--host 127.0.0.2 also listens on 127.0.0.1");
+    drop(server);
+    // A $PORT that is not a port is a clear error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["run", script])
+        .env("PORT", "eighty")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(r#"$PORT is "eighty", not a port number"#), "{stderr}");
+}
+
+#[test]
+fn the_supervisor_restarts_a_dead_process() {
+    let server = Server::start_expecting(&["--processes", "2", "--workers", "1"], "tests/http/serve_call.ts", 2);
+    let pids = |n| -> std::collections::HashSet<i32> { (0..n).map(|_| server.get("/pid").body.parse().unwrap()).collect() };
+    let before = pids(40);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let victim = *before.iter().next().unwrap();
+    // SAFETY: kill(2) on a server process this test started (a child of
+    // the supervisor, which is our child), still running.
+    unsafe { libc::kill(victim, libc::SIGKILL) };
+    server.wait_for_line("Listening on");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = pids(20);
+        if now.len() == 2 && !now.contains(&victim) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no replacement for {victim}: {now:?}");
+    }
+    server.signal(SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(15)), Some(0));
+}
+
+#[test]
+fn the_supervisor_gives_up_on_a_crash_loop() {
+    let script = support::root().join("tests/http/crash_on_start.ts");
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["run", "--port", "0", "--processes", "2"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("5 times right after starting; giving up"), "{stderr}");
+    assert!(stderr.contains("restarting it"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60));
 }

@@ -50,7 +50,8 @@ fn environ_follows_pep_3333() {
     assert_eq!(env["wsgi.multithread"], true);
     assert_eq!(env["wsgi.multiprocess"], false);
     assert_eq!(env["wsgi.run_once"], false);
-    assert_eq!(env["errors_is_stderr"], true);
+    let streams = server.get("/streams").json();
+    assert_eq!(streams, serde_json::json!({"input_type": "tandem.WsgiInput", "errors_is_stderr": true}));
     assert!(env.get("CONTENT_TYPE").is_none() && env.get("HTTP_CONTENT_LENGTH").is_none(), "{env}");
     // Paths are percent-decoded into Latin-1 "native strings".
     let r = server.get("/caf%C3%A9");
@@ -135,13 +136,34 @@ fn app_errors_give_500_and_the_server_keeps_serving() {
     assert_no_problems(&server);
 }
 
+/// Polls the app until `count` /sleep requests are in their sleep.
+fn wait_until_sleeping(server: &Server, count: u32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.get("/sleeping").body != count.to_string() {
+        assert!(Instant::now() < deadline, "{count} /sleep requests never ran at once");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn hop_by_hop_headers_are_left_out() {
+    let server = start(&[]);
+    let r = server.get("/hop-by-hop");
+    assert_eq!((r.status, r.body.as_str(), r.header("x-kept")), (200, "ok", Some("yes")));
+    for name in ["keep-alive", "upgrade", "transfer-encoding", "trailer", "te"] {
+        assert_eq!(r.header(name), None, "{name} reached the client: {:?}", r.headers);
+    }
+    // The server's own framing stays: Content-Length, and close as asked.
+    assert_eq!((r.header("content-length"), r.header("connection")), (Some("2"), Some("close")));
+}
+
 #[test]
 fn a_slow_request_does_not_hold_up_others() {
     let server = start(&["--wsgi-threads", "4"]);
     let port = server.port;
     let started = Instant::now();
     let sleepers: Vec<_> = (0..2).map(|_| std::thread::spawn(move || request(port, b"GET /sleep?s=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))).collect();
-    std::thread::sleep(Duration::from_millis(200));
+    wait_until_sleeping(&server, 2);
     let fast = Instant::now();
     assert_eq!(server.get("/").status, 200);
     assert!(fast.elapsed() < Duration::from_millis(500), "a fast request waited {:?}", fast.elapsed());
@@ -158,7 +180,7 @@ fn sigterm_lets_in_flight_requests_finish() {
     let server = start(&[]);
     let port = server.port;
     let slow = std::thread::spawn(move || request(port, b"GET /sleep?s=0.5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-    std::thread::sleep(Duration::from_millis(150));
+    wait_until_sleeping(&server, 1);
     server.signal(libc::SIGTERM);
     assert_eq!(slow.join().unwrap().body, "slept");
     assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0));

@@ -12,6 +12,12 @@ app.get("/", () => "hello");
 app.get("/users/:id", (c) => ({ id: c.params.id }));
 app.get("/files/*", (c) => ({ path: c.params["*"] }));
 app.post("/users/:id", async (c) => c.json({ id: c.params.id, body: await c.body() }, 201));
+app.put("/users/:id", async (c) => ({ replaced: c.params.id, body: await c.body() }));
+app.patch("/users/:id", async (c) => ({ patched: c.params.id, body: await c.body() }));
+app.delete("/items/:id", () => undefined);
+// One id per isolate: each worker thread evaluates this module itself.
+const isolateId = String(Math.random());
+app.get("/isolate", () => isolateId);
 app.post(
   "/classify",
   validate({ text: { type: "string", maxLength: 100 }, topK: { type: "integer", minimum: 1, optional: true } }),
@@ -30,11 +36,13 @@ app.get("/teapot", () => {
   throw new HttpError(418, "I am a teapot");
 });
 app.get("/slow/:ms", async (c) => {
+  console.log(JSON.stringify({ sleeping: Number(c.params.ms) }));
   await new Promise((resolve) => setTimeout(resolve, Number(c.params.ms)));
   return { slept: Number(c.params.ms) };
 });
 app.get("/abort-watch", (c) =>
   new Promise((resolve) => {
+    console.log(JSON.stringify({ watching: c.requestId }));
     c.request.signal.addEventListener("abort", () => {
       console.log(JSON.stringify({ aborted: c.requestId }));
       resolve("aborted");

@@ -60,3 +60,46 @@ console.log(AbortSignal.abort().aborted);
 const t0 = performance.now();
 await new Promise((resolve) => setTimeout(resolve, 5));
 console.log(performance.now() - t0 >= 4, atob(btoa("tandem")));
+
+// URLPattern (URL Pattern standard's examples).
+const pattern = new URLPattern({ pathname: "/books/:id" });
+console.log(pattern.test("https://example.com/books/123"), pattern.exec("https://example.com/books/123")?.pathname.groups.id);
+
+// setInterval / clearInterval (HTML).
+let ticks = 0;
+await new Promise<void>((resolve) => {
+  const id = setInterval(() => {
+    if (++ticks === 3) {
+      clearInterval(id);
+      resolve();
+    }
+  }, 1);
+});
+console.log("ticks:", ticks);
+
+// MessageChannel (HTML): a message crosses from one port to the other.
+const channel = new MessageChannel();
+const received = new Promise((resolve) => (channel.port2.onmessage = (e) => resolve(e.data)));
+channel.port1.postMessage({ hello: "port" });
+console.log(await received);
+channel.port1.close();
+channel.port2.close();
+
+// TransformStream and WritableStream (Streams): upper-case on the way through.
+const written: string[] = [];
+await new ReadableStream({
+  start(c) {
+    c.enqueue("a");
+    c.enqueue("b");
+    c.close();
+  },
+})
+  .pipeThrough(new TransformStream({ transform: (chunk, c) => c.enqueue(chunk.toUpperCase()) }))
+  .pipeTo(new WritableStream({ write: (chunk) => void written.push(chunk) }));
+console.log(written);
+
+// CompressionStream / DecompressionStream (Compression): gzip round trip.
+const text = "tandem ".repeat(100);
+const gzipped = await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+const unzipped = await new Response(new Blob([gzipped]).stream().pipeThrough(new DecompressionStream("gzip"))).text();
+console.log(new Uint8Array(gzipped)[0] === 0x1f, gzipped.byteLength < text.length, unzipped === text);

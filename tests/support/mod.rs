@@ -34,12 +34,20 @@ impl Server {
 
     /// As `start_expecting`, with extra environment variables.
     pub fn start_with_env(flags: &[&str], script: &str, listening: usize, env: &[(&str, &str)]) -> Server {
+        let script = root().join(script);
+        let mut args = vec!["--port", "0"];
+        args.extend_from_slice(flags);
+        args.push(script.to_str().unwrap());
+        Self::launch(&args, listening, env)
+    }
+
+    /// `tandem run ARGS` as given (no `--port 0` added), waiting for
+    /// `listening` "Listening on" lines.
+    pub fn launch(args: &[&str], listening: usize, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
             .envs(env.iter().copied())
             .arg("run")
-            .args(["--port", "0"])
-            .args(flags)
-            .arg(root().join(script))
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -145,7 +153,12 @@ pub fn post(port: u16, path: &str, headers: &str, body: &str) -> Response {
 /// Sends a raw request (which should say `Connection: close`) and reads the
 /// whole response, de-chunking the body.
 pub fn request(port: u16, raw: &[u8]) -> Response {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    request_to("127.0.0.1", port, raw)
+}
+
+/// As [`request`], to another loopback address.
+pub fn request_to(host: &str, port: u16, raw: &[u8]) -> Response {
+    let mut stream = TcpStream::connect((host, port)).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     // A server may answer before reading the whole request (413 on a
     // large body) and close: the answer is still there to read.
@@ -154,6 +167,35 @@ pub fn request(port: u16, raw: &[u8]) -> Response {
     let read = stream.read_to_end(&mut bytes);
     assert!(!bytes.is_empty(), "no response: {read:?}");
     parse_response(&bytes)
+}
+
+/// A kept-alive connection: requests go one after another on the same
+/// socket, so they reach the same server worker.
+pub struct Connection(BufReader<TcpStream>);
+
+impl Connection {
+    pub fn open(port: u16) -> Connection {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        Connection(BufReader::new(stream))
+    }
+
+    /// GETs `path` and reads one response (which must carry Content-Length).
+    pub fn get(&mut self, path: &str) -> Response {
+        let raw = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        self.0.get_mut().write_all(raw.as_bytes()).expect("send");
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let read = self.0.read_until(b'\n', &mut head).expect("read the head");
+            assert!(read > 0, "the connection closed: {}", String::from_utf8_lossy(&head));
+        }
+        let mut response = parse_response(&head);
+        let length: usize = response.header("content-length").expect("a Content-Length").parse().unwrap();
+        let mut body = vec![0; length];
+        self.0.read_exact(&mut body).expect("read the body");
+        response.body = String::from_utf8_lossy(&body).into_owned();
+        response
+    }
 }
 
 pub fn parse_response(bytes: &[u8]) -> Response {

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import sys
+import threading
 import time
 import warnings
 from urllib.parse import parse_qs
@@ -71,9 +72,30 @@ def hello(environ, start_response):
 @route("/environ")
 def environ_view(environ, start_response):
     plain = {k: v for k, v in environ.items() if isinstance(v, (str, bool, int, tuple))}
-    plain["input_type"] = type(environ["wsgi.input"]).__name__
-    plain["errors_is_stderr"] = environ["wsgi.errors"] is sys.stderr or hasattr(environ["wsgi.errors"], "errors")
     return as_json(start_response, plain)
+
+
+@route("/streams", validate=False)
+def streams(environ, start_response):
+    """The server's own wsgi.input and wsgi.errors (the validator wraps
+    both, so this route runs without it)."""
+    kind = type(environ["wsgi.input"])
+    return as_json(start_response, {
+        "input_type": f"{kind.__module__}.{kind.__qualname__}",
+        "errors_is_stderr": environ["wsgi.errors"] is sys.stderr,
+    })
+
+
+@route("/hop-by-hop", validate=False)
+def hop_by_hop(environ, start_response):
+    """Sends the hop-by-hop headers PEP 3333 forbids (the validator would
+    refuse them): the server must leave them out."""
+    start_response("200 OK", [
+        ("Content-Type", "text/plain"), ("Content-Length", "2"), ("Keep-Alive", "timeout=99"),
+        ("Upgrade", "h2c"), ("Transfer-Encoding", "gzip"), ("Trailer", "X-T"), ("TE", "trailers"),
+        ("Connection", "upgrade"), ("X-Kept", "yes"),
+    ])
+    return [b"ok"]
 
 
 @route("/upload")
@@ -183,10 +205,28 @@ def exc_info(environ, start_response):
     return [b"recovered"]
 
 
+sleeping = 0
+sleeping_lock = threading.Lock()
+
+
 @route("/sleep")
 def sleep(environ, start_response):
-    time.sleep(float(query(environ).get("s", "1")))
+    global sleeping
+    with sleeping_lock:
+        sleeping += 1
+    try:
+        time.sleep(float(query(environ).get("s", "1")))
+    finally:
+        with sleeping_lock:
+            sleeping -= 1
     return text(start_response, "slept")
+
+
+@route("/sleeping", validate=False)
+def sleeping_view(environ, start_response):
+    """How many /sleep requests are in their sleep now: tests wait on it
+    instead of guessing with a sleep of their own."""
+    return text(start_response, str(sleeping))
 
 
 @route("/problems", validate=False)
