@@ -1,11 +1,30 @@
-# Shared by the benchmark scripts (sourced): wrk from Debian's packages and
-# wrk's latency figures in milliseconds.
+# Shared by the benchmark scripts (sourced): wrk from Debian's packages,
+# one checked wrk run, and stopping servers.
 
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -q wrk >/dev/null; }
 
 # wrk's latency figures come with units (us, ms, s): convert to ms.
 to_ms() {
   awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else {sub(/s$/,"",v); print v*1000}}'
+}
+
+# measure WRK_ARGS...: one `wrk --latency` run. Sets RPS, P50 and P99 (ms),
+# and INVALID: empty when every answer was a 2xx and no socket failed,
+# else what went wrong. A run with INVALID set measured errors as well as
+# answers: print it marked as such and leave it out of every table.
+measure() {
+  local out
+  out=$(wrk --latency "$@")
+  RPS=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  P50=$(awk '$1 == "50%" {print $2}' <<<"$out" | to_ms)
+  P99=$(awk '$1 == "99%" {print $2}' <<<"$out" | to_ms)
+  INVALID=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | sed 's/^ *//' | paste -sd ';' - || true)
+  [ -n "$RPS" ] || INVALID="wrk printed no requests/s${INVALID:+; $INVALID}"
+}
+
+# row_note: what to print after a row: "" or "INVALID (...), left out".
+row_note() {
+  [ -z "$INVALID" ] || printf 'INVALID (%s), left out' "$INVALID"
 }
 
 # stop PID: ends a server started with setsid (its whole process group),

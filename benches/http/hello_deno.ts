@@ -1,3 +1,6 @@
-// Hello world on Deno.serve.
-Deno.serve({ port: Number(Deno.env.get("PORT")), hostname: "127.0.0.1", onListen() {} }, (_request) =>
-  new Response("Hello, World!"));
+// Hello world for `deno serve` (its --parallel flag runs DENO_JOBS copies).
+export default {
+  fetch(_request: Request): Response {
+    return new Response("Hello, World!");
+  },
+};

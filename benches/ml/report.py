@@ -18,21 +18,27 @@ def main(csv_path, png_path):
         by[r["server"]][int(r["connections"])] = (float(r["rps"]), float(r["p50_ms"]), float(r["p99_ms"]))
     servers = list(by)
     conns = sorted({c for s in by.values() for c in s})
-    print()
-    print("Tandem's requests/s ratio to each (and p99 ratio, lower is better for Tandem):")
-    for c in conns:
-        t = by["tandem"].get(c)
-        if t is None:
+    # Batched Tandem against peers that make one model call per request is
+    # the product's comparison; unbatched Tandem against the same peers is
+    # the like-for-like one. Both are printed.
+    for ours, what in (("tandem", "batched"), ("tandem-unbatched", "unbatched, like for like")):
+        if ours not in by:
             continue
-        parts = []
-        for s in servers:
-            if s == "tandem" or c not in by[s]:
+        print()
+        print(f"{ours} ({what}): requests/s ratio to each (and p99 ratio, lower is better for Tandem):")
+        for c in conns:
+            t = by[ours].get(c)
+            if t is None:
                 continue
-            peer = by[s][c]
-            parts.append(f"{s} {t[0] / peer[0]:.2f}x (p99 {t[2] / peer[2]:.2f})")
-        print(f"  {c:>3} connections: " + ", ".join(parts))
-    if "tandem-unbatched" in by:
-        c = max(conns)
+            parts = []
+            for s in servers:
+                if s.startswith("tandem") or c not in by[s]:
+                    continue
+                peer = by[s][c]
+                parts.append(f"{s} {t[0] / peer[0]:.2f}x (p99 {t[2] / peer[2]:.2f})")
+            print(f"  {c:>3} connections: " + ", ".join(parts))
+    c = max(conns)
+    if c in by.get("tandem", {}) and c in by.get("tandem-unbatched", {}):
         ratio = by["tandem"][c][0] / by["tandem-unbatched"][c][0]
         print(f"batching at {c} connections: {ratio:.2f}x the unbatched requests/s")
 

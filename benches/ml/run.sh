@@ -31,7 +31,7 @@ source benches/common.sh
   .venv/bin/pip install -q --disable-pip-version-check -r benches/ml/requirements.txt
 if [ ! -d "$PEERS/node_modules/fastify" ] || [ ! -d "$PEERS/node_modules/undici" ]; then
   mkdir -p "$PEERS"
-  (cd "$PEERS" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent fastify@5 undici@6)
+  (cd "$PEERS" && { [ -f package.json ] || echo '{"name": "tandem-bench-peers", "private": true}' >package.json; } && npm install --silent fastify@5 undici@6)
 fi
 cp benches/ml/gateway.mjs "$PEERS/ml_gateway.mjs"
 [ -x target/release/tandem ] || cargo build --release -p tandem
@@ -71,28 +71,23 @@ start() {
 }
 
 # load NAME CONNECTIONS: a warm-up, then one measured wrk run; sets RPS,
-# P50 and P99.
+# P50, P99 and INVALID (see `measure` in benches/common.sh).
 load() {
-  local threads=$(( $2 < 2 ? 1 : 2 )) out
+  local threads=$(( $2 < 2 ? 1 : 2 ))
   wrk -t"$threads" -c"$2" -d2s -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment" >/dev/null
-  out=$(wrk -t"$threads" -c"$2" -d"$DURATION" --latency -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment")
-  if echo "$out" | grep -q "Non-2xx\|Socket errors"; then
-    echo "warning: $1 at $2 connections had errors: $(echo "$out" | grep 'Non-2xx\|Socket errors')" >&2
-  fi
-  RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  P50=$(echo "$out" | awk '$1 == "50%" {print $2}' | to_ms)
-  P99=$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)
+  measure -t"$threads" -c"$2" -d"$DURATION" -s benches/ml/post.lua "http://127.0.0.1:$PORT/api/sentiment"
 }
 
-echo "machine: $(nproc) cores, $(uname -sr); $PROCESSES worker processes each; wrk $DURATION per row"
+echo "machine: $(nproc) cores, $(uname -sr), $(date -u +%F); $PROCESSES worker processes each; wrk $DURATION per row"
 echo "server,connections,rps,p50_ms,p99_ms" > "$OUT/results.csv"
 printf '%-18s %5s %10s %9s %9s\n' server conns "req/s" "p50 ms" "p99 ms"
 for name in "${ORDER[@]}"; do
   start "$name"
   for c in $CONNECTIONS; do
     load "$name" "$c"
-    echo "$name,$c,$RPS,$P50,$P99" >> "$OUT/results.csv"
-    printf '%-18s %5s %10.0f %9.2f %9.2f\n' "$name" "$c" "$RPS" "$P50" "$P99"
+    # A row with errors stays out of results.csv, so out of every ratio.
+    [ -n "$INVALID" ] || echo "$name,$c,$RPS,$P50,$P99" >> "$OUT/results.csv"
+    printf '%-18s %5s %10.0f %9.2f %9.2f %s\n' "$name" "$c" "${RPS:-0}" "${P50:-0}" "${P99:-0}" "$(row_note)"
   done
   for pid in $PIDS; do stop "$pid"; done
 done
@@ -107,19 +102,27 @@ if [ "$PAIRS" -gt 0 ]; then
   ratios=()
   for i in $(seq 1 "$PAIRS"); do
     line="  pair $i:"
+    invalid=""
     for name in tandem tandem-unbatched; do
       start "$name"
       load "$name" 64
       for pid in $PIDS; do stop "$pid"; done
-      line="$line $name $(printf '%.0f' "$RPS") req/s"
+      line="$line $name $(printf '%.0f' "${RPS:-0}") req/s"
+      [ -z "$INVALID" ] || invalid="$invalid $name: $INVALID"
       [ "$name" = tandem ] && batched=$RPS
     done
+    if [ -n "$invalid" ]; then
+      echo "$line, INVALID ($invalid), left out"
+      continue
+    fi
     ratio=$(echo "$batched $RPS" | awk '{printf "%.2f", $1 / $2}')
     ratios+=("$ratio")
     echo "$line, ratio ${ratio}x"
   done
-  median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
-  echo "batching: median ${median}x the unbatched requests/s"
+  if [ ${#ratios[@]} -gt 0 ]; then
+    median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+    echo "batching: median ${median}x the unbatched requests/s over ${#ratios[@]} valid pairs"
+  fi
 fi
 
 .venv/bin/python benches/ml/report.py "$OUT/results.csv" "$OUT/results.png"

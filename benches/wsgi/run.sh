@@ -12,6 +12,8 @@
 #
 # Python threads: Tandem runs its default pool (--wsgi-threads 8) and
 # gthread gets the same 8 threads per worker; granian keeps its defaults.
+# tandem-mounted is the same app behind `router.all("/*", wsgi(app))` in a
+# TypeScript server (benches/wsgi/mounted.ts), one isolate per process.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -31,12 +33,13 @@ export VIRTUAL_ENV=$ROOT/.venv PATH=$ROOT/.venv/bin:$PATH
 command_for() {
   case $1 in
     tandem) echo "target/release/tandem run --wsgi --port $PORT --processes $2 benches/wsgi/app.py" ;;
+    tandem-mounted) echo "target/release/tandem run --port $PORT --processes $2 --workers 1 benches/wsgi/mounted.ts" ;;
     gunicorn-sync) echo "gunicorn --chdir benches/wsgi -w $2 -b 127.0.0.1:$PORT --log-level warning app:app" ;;
     gunicorn-gthread) echo "gunicorn --chdir benches/wsgi -w $2 -k gthread --threads 8 -b 127.0.0.1:$PORT --log-level warning app:app" ;;
     granian) echo "granian --interface wsgi --working-dir benches/wsgi --workers $2 --port $PORT --log-level warning --no-access-log app:app" ;;
   esac
 }
-read -ra ORDER <<<"${SERVERS:-tandem gunicorn-sync gunicorn-gthread granian}"
+read -ra ORDER <<<"${SERVERS:-tandem tandem-mounted gunicorn-sync gunicorn-gthread granian}"
 
 wait_up() {
   for _ in $(seq 1 300); do
@@ -47,7 +50,7 @@ wait_up() {
   return 1
 }
 
-echo "machine: $(nproc) cores, $(uname -sr); wrk $DURATION per row after a 2 s warm-up"
+echo "machine: $(nproc) cores, $(uname -sr), $(date -u +%F); wrk $DURATION per row after a 2 s warm-up"
 printf '%-17s %5s %-6s %5s %10s %9s\n' server procs route conns "req/s" "p99 ms"
 declare -A RESULT
 for processes in $PROCESS_COUNTS; do
@@ -59,11 +62,10 @@ for processes in $PROCESS_COUNTS; do
       for c in $CONNECTIONS; do
         threads=$((c < 2 ? 1 : 2))
         wrk -t"$threads" -c"$c" -d2s "http://127.0.0.1:$PORT$route" >/dev/null
-        out=$(wrk -t"$threads" -c"$c" -d"$DURATION" --latency "http://127.0.0.1:$PORT$route")
-        rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
-        p99=$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)
-        RESULT[$name,$processes,$route,$c]=$rps
-        printf '%-17s %5s %-6s %5s %10.0f %9.2f\n' "$name" "$processes" "$route" "$c" "$rps" "$p99"
+        measure -t"$threads" -c"$c" -d"$DURATION" "http://127.0.0.1:$PORT$route"
+        # A row with errors gets no result, so no ratio.
+        [ -n "$INVALID" ] || RESULT[$name,$processes,$route,$c]=$RPS
+        printf '%-17s %5s %-6s %5s %10.0f %9.2f %s\n' "$name" "$processes" "$route" "$c" "${RPS:-0}" "${P99:-0}" "$(row_note)"
       done
     done
     stop "$pid"
@@ -78,7 +80,12 @@ for processes in $PROCESS_COUNTS; do
       line="  $processes proc, $route, $c conns:"
       for name in "${ORDER[@]}"; do
         [ "$name" = tandem ] && continue
-        ratio=$(echo "${RESULT[tandem,$processes,$route,$c]} ${RESULT[$name,$processes,$route,$c]}" | awk '{printf "%.2f", $1 / $2}')
+        ours=${RESULT[tandem,$processes,$route,$c]:-} theirs=${RESULT[$name,$processes,$route,$c]:-}
+        if [ -z "$ours" ] || [ -z "$theirs" ]; then
+          line="$line $name (invalid run)"
+          continue
+        fi
+        ratio=$(echo "$ours $theirs" | awk '{printf "%.2f", $1 / $2}')
         line="$line $name ${ratio}x"
       done
       echo "$line"
