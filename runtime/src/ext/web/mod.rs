@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use deno_core::{ascii_str_include, Extension, ExtensionFileSource};
+use deno_core::{ascii_str_include, Extension, ExtensionFileSource, ExtensionFileSourceCode};
 use deno_permissions::{PermissionsContainer, RuntimePermissionDescriptorParser};
 
 deno_core::extension!(
@@ -25,15 +25,50 @@ static ESM: [ExtensionFileSource; 1] = [ExtensionFileSource::new(
     ascii_str_include!("00_globals.js"),
 )];
 
+include!(concat!(env!("OUT_DIR"), "/deno_ext_sources.rs"));
+
 /// The Deno extensions and our bootstrap, in dependency order.
 pub(crate) fn extensions() -> Vec<Extension> {
     let mut bootstrap = tandem_web::init();
     bootstrap.esm_files = Cow::Borrowed(&ESM);
-    vec![
+    let mut extensions = vec![
         deno_webidl::deno_webidl::init(),
         deno_web::deno_web::init(deno_web::BlobStore::default_arc(), None, false, Default::default()),
         deno_net::deno_net::init(None, None),
         deno_fetch::deno_fetch::init(deno_fetch::Options::default()),
-        bootstrap,
-    ]
+    ];
+    for extension in &mut extensions {
+        embed_sources(extension);
+    }
+    extensions.push(bootstrap);
+    extensions
+}
+
+/// Puts the embedded text (build.rs) in place of every source `extension`
+/// would read from the build machine's disk when a runtime starts.
+fn embed_sources(extension: &mut Extension) {
+    for files in [
+        &mut extension.js_files,
+        &mut extension.esm_files,
+        &mut extension.lazy_loaded_js_files,
+        &mut extension.lazy_loaded_esm_files,
+    ] {
+        if files.iter().all(ExtensionFileSource::is_runtime_loadable) {
+            continue;
+        }
+        *files = files.iter().map(embedded).collect::<Vec<_>>().into();
+    }
+}
+
+fn embedded(file: &ExtensionFileSource) -> ExtensionFileSource {
+    #[allow(deprecated, reason = "the only way to read the path deno_core recorded")]
+    let ExtensionFileSourceCode::LoadedFromFsDuringSnapshot(path) = file.code else {
+        return file.clone();
+    };
+    match DENO_EXT_SOURCES.iter().find(|(p, _)| *p == path) {
+        Some((_, code)) => ExtensionFileSource::new(file.specifier, *code),
+        // build.rs embeds every .js file of the crates that have such
+        // sources; one missing is a new crate or folder it must learn of.
+        None => panic!("{} ({path}) is not embedded in the binary: add its crate to runtime/build.rs", file.specifier),
+    }
 }

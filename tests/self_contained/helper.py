@@ -1,0 +1,2 @@
+def shout(name):
+    return name.upper() + "!"
