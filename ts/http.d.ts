@@ -70,27 +70,44 @@ declare module "tandem:http" {
   }
 
   export function requestId(): Middleware;
-  export function logger(options?: { write?: (line: string) => void }): Middleware;
-  export function cors(options?: {
+  export interface LoggerOptions {
+    /** Where lines go (default: console.log). */
+    write?: (line: string) => void;
+  }
+  export function logger(options?: LoggerOptions): Middleware;
+  export interface CorsOptions {
+    /** Allowed origins: "*" (default), a list, or a predicate. */
     origin?: "*" | string[] | ((origin: string) => boolean);
     methods?: string[];
     allowHeaders?: string[];
     exposeHeaders?: string[];
     credentials?: boolean;
+    /** Seconds a browser may cache a preflight answer. */
     maxAge?: number;
-  }): Middleware;
-  export function rateLimit(options: {
+  }
+  export function cors(options?: CorsOptions): Middleware;
+  export interface RateLimitOptions {
+    /** Requests a client may make in a burst (the bucket's size). */
     capacity: number;
+    /** Tokens added back per second. */
     refillPerSecond: number;
+    /** The client's key (default: its address). */
     key?: (c: Context) => string;
+    /** Keeps limiters with the same options apart. */
     name?: string;
-  }): Middleware;
-  export function auth(options: {
+  }
+  export function rateLimit(options: RateLimitOptions): Middleware;
+  export interface AuthOptions {
+    /** Accepted API keys, sent in the X-API-Key header. */
     apiKeys?: string[];
+    /** Accepted bearer tokens (Authorization: Bearer <token>). */
     bearerTokens?: string[];
+    /** Checks a credential; returns the principal (stored in c.state.user) or null. */
     verify?: (credential: string, scheme: "api-key" | "bearer") => unknown;
+    /** Paths that need no credentials (e.g. "/health"). */
     public?: string[];
-  }): Middleware;
+  }
+  export function auth(options: AuthOptions): Middleware;
 
   export type FieldSchema =
     & { optional?: boolean; nullable?: boolean }

@@ -311,4 +311,43 @@ mod tests {
             .to_string();
         assert!(err.contains("python:numpy"), "{err}");
     }
+
+    /// Each exported name of a TypeScript source (top level of `http.ts`,
+    /// inside `declare module` in the .d.ts), with, for an interface, its
+    /// members' names.
+    fn exports(source: &str, indent: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut found = std::collections::BTreeMap::new();
+        let mut lines = source.lines();
+        while let Some(line) = lines.next() {
+            let Some(rest) = line.strip_prefix(indent).and_then(|l| l.strip_prefix("export ")) else { continue };
+            let rest = rest.strip_prefix("declare ").unwrap_or(rest);
+            let Some((kind, rest)) = rest.split_once(' ') else { continue };
+            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let mut members = Vec::new();
+            if kind == "interface" {
+                let member_indent = format!("{indent}  ");
+                for line in lines.by_ref().take_while(|l| *l != format!("{indent}}}")) {
+                    let Some(member) = line.strip_prefix(&member_indent) else { continue };
+                    let member: String = member.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    if !member.is_empty() {
+                        members.push(member);
+                    }
+                }
+            }
+            found.insert(format!("{kind} {name}"), members);
+        }
+        found
+    }
+
+    #[test]
+    fn http_declarations_match_the_module() {
+        let declarations = include_str!("../../ts/http.d.ts");
+        let module = exports(TANDEM_HTTP_MODULE, "");
+        assert!(module.len() > 20, "found only {module:?} in http.ts");
+        assert_eq!(
+            exports(declarations, "  "),
+            module,
+            "ts/http.d.ts and ts/http.ts export different names or interface members: update the .d.ts"
+        );
+    }
 }
