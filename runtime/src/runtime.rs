@@ -145,13 +145,6 @@ impl Runtime {
         Ok(Module { id, specifier })
     }
 
-    /// Runs a program: loads `path` as the main module, then runs the event
-    /// loop until no timers, promises or pending ops remain.
-    pub fn run_main(&mut self, path: impl AsRef<Path>) -> Result<(), Error> {
-        self.load_module(path)?;
-        self.run_event_loop()
-    }
-
     /// Runs the event loop until there is nothing left to do.
     pub fn run_event_loop(&mut self) -> Result<(), Error> {
         let js = &mut self.js;

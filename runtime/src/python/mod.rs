@@ -14,7 +14,7 @@ pub(crate) mod remote;
 pub(crate) mod thread_state;
 
 use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyModule};
@@ -25,24 +25,25 @@ use crate::error::Error;
 /// self-contained (see `python/tandem/` at the repository root).
 const HELPER_INIT: &str = include_str!("../../../python/tandem/__init__.py");
 
-static INIT: Once = Once::new();
+static INIT: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// Starts the interpreter once per process and installs the helper package.
 ///
 /// Safe to call from any thread, any number of times.
 pub fn initialize() -> Result<(), Error> {
-    let mut result = Ok(());
-    INIT.call_once(|| {
+    // The outcome of the first start is kept: a failed set-up is reported
+    // to every later caller too, not only to the first.
+    let outcome = INIT.get_or_init(|| {
         Python::initialize();
-        result = Python::attach(|py| {
+        Python::attach(|py| {
             add_virtualenv(py)?;
             install_helper(py)?;
             js_function::register(py)?;
             Ok::<_, PyErr>(())
         })
-        .map_err(|e| Error::python_setup(e));
+        .map_err(|e| e.to_string())
     });
-    result
+    outcome.clone().map_err(Error::python_setup)
 }
 
 /// Honours an active virtualenv: the embedded interpreter does not pick up

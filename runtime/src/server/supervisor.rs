@@ -47,7 +47,6 @@ fn spawn(index: usize, args: &[OsString]) -> Result<Child, Error> {
     Command::new(exe)
         .args(args)
         .env(REUSE_PORT_ENV, "1")
-        .env("TANDEM_PROCESS_INDEX", index.to_string())
         // Its own process group: a terminal's Ctrl-C reaches only the
         // supervisor, which forwards one SIGTERM (a second signal would
         // make a process exit without draining).
