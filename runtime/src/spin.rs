@@ -12,17 +12,52 @@ use crossbeam_channel::{Receiver, RecvError, TryRecvError};
 
 /// How long to poll before sleeping: enough for a short call's answer,
 /// short enough that a slow one costs little spinning.
-pub(crate) const SPIN: Duration = Duration::from_micros(50);
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Calls `attempt` until it gives a value or [`SPIN`] has passed; `None`
+/// then: the caller goes to sleep its own way.
+pub(crate) fn poll<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    while started.elapsed() < SPIN {
+        if let Some(value) = attempt() {
+            return Some(value);
+        }
+        std::hint::spin_loop();
+    }
+    None
+}
 
 /// `rx.recv()`, polled for [`SPIN`] first.
 pub(crate) fn recv<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
-    let started = Instant::now();
-    while started.elapsed() < SPIN {
-        match rx.try_recv() {
-            Ok(value) => return Ok(value),
-            Err(TryRecvError::Disconnected) => return Err(RecvError),
-            Err(TryRecvError::Empty) => std::hint::spin_loop(),
-        }
+    let polled = poll(|| match rx.try_recv() {
+        Ok(value) => Some(Ok(value)),
+        Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
+        Err(TryRecvError::Empty) => None,
+    });
+    polled.unwrap_or_else(|| rx.recv())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_returns_the_first_value_or_gives_up_after_spin() {
+        let mut calls = 0;
+        assert_eq!(poll(|| { calls += 1; (calls == 3).then_some(calls) }), Some(3));
+        let started = Instant::now();
+        assert_eq!(poll(|| None::<()>), None);
+        assert!(started.elapsed() >= SPIN);
     }
-    rx.recv()
+
+    #[test]
+    fn recv_waits_past_the_spin_and_sees_a_closed_channel() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(7).unwrap();
+        });
+        assert_eq!(recv(&rx), Ok(7));
+        assert_eq!(recv(&rx), Err(RecvError), "the sender is gone");
+    }
 }

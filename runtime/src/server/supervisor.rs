@@ -59,23 +59,26 @@ async fn run(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) 
     let signal_error = |e: std::io::Error| Error::Server(format!("cannot install signal handlers: {e}"));
     let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+    // SIGCHLD says a child exited: installed before the first spawn, so no
+    // exit goes unseen. Signals of several exits may merge into one, so each
+    // wakes a look at every child.
+    let mut exited = signal(SignalKind::child()).map_err(signal_error)?;
     let mut children = Vec::with_capacity(processes);
     for index in 0..processes {
         children.push(Process { child: spawn(index, &args)?, started: Instant::now(), quick_crashes: 0 });
     }
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tokio::select! {
             _ = interrupt.recv() => break,
             _ = terminate.recv() => break,
-            _ = tick.tick() => {}
+            _ = exited.recv() => {}
         }
         for (index, process) in children.iter_mut().enumerate() {
             let Ok(Some(status)) = process.child.try_wait() else { continue };
             let quick = process.started.elapsed() < QUICK_CRASH;
             let quick_crashes = if quick { process.quick_crashes + 1 } else { 0 };
             if quick_crashes >= MAX_QUICK_CRASHES {
-                stop_all(&mut children, shutdown_timeout).await;
+                stop_all(&mut children, &mut exited, shutdown_timeout).await;
                 return Err(Error::Server(format!(
                     "server process {index} exited ({status}) {MAX_QUICK_CRASHES} times right after starting; giving up"
                 )));
@@ -87,19 +90,19 @@ async fn run(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) 
             *process = Process { child: spawn(index, &args)?, started: Instant::now(), quick_crashes };
         }
     }
-    stop_all(&mut children, shutdown_timeout).await;
+    stop_all(&mut children, &mut exited, shutdown_timeout).await;
     Ok(())
 }
 
-/// SIGTERM to every process, then waits; SIGKILL to any still running
-/// after the deadline.
-async fn stop_all(children: &mut [Process], shutdown_timeout: Duration) {
+/// SIGTERM to every process, then waits (woken by `exited`, SIGCHLD);
+/// SIGKILL to any still running after the deadline.
+async fn stop_all(children: &mut [Process], exited: &mut tokio::signal::unix::Signal, shutdown_timeout: Duration) {
     for process in children.iter() {
         // SAFETY: kill(2) with a pid we spawned and have not reaped yet
         // (a reaped child is skipped by try_wait below).
         unsafe { libc::kill(process.child.id() as libc::pid_t, libc::SIGTERM) };
     }
-    let deadline = Instant::now() + shutdown_timeout + Duration::from_secs(1);
+    let deadline = tokio::time::Instant::now() + shutdown_timeout + Duration::from_secs(1);
     loop {
         let mut running = 0;
         for process in children.iter_mut() {
@@ -110,13 +113,12 @@ async fn stop_all(children: &mut [Process], shutdown_timeout: Duration) {
         if running == 0 {
             return;
         }
-        if Instant::now() >= deadline {
+        if tokio::time::timeout_at(deadline, exited.recv()).await.is_err() {
             for process in children.iter_mut() {
                 let _ = process.child.kill();
                 let _ = process.child.wait();
             }
             return;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -193,14 +193,7 @@ impl Jobs {
         if self.last.get().elapsed() > Duration::from_millis(1) {
             return None;
         }
-        let started = Instant::now();
-        while started.elapsed() < crate::spin::SPIN {
-            if let Ok(message) = self.rx.borrow_mut().try_recv() {
-                return Some(message);
-            }
-            std::hint::spin_loop();
-        }
-        None
+        crate::spin::poll(|| self.rx.borrow_mut().try_recv().ok())
     }
 
     fn admit(&self, call: Call) -> u32 {
