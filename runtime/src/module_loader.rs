@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use deno_ast::MediaType;
 use deno_core::error::ModuleLoaderError;
@@ -47,6 +48,13 @@ export default python;
 /// Source of `tandem:http` (router, middleware, serve), TypeScript shipped
 /// in the binary.
 const TANDEM_HTTP_MODULE: &str = include_str!("../../ts/http.ts");
+
+/// `tandem:http` as JavaScript, transpiled by the first isolate of the
+/// process that imports it and shared by the others.
+fn tandem_http_js(specifier: &ModuleSpecifier) -> &'static Result<transpile::Transpiled, String> {
+    static JS: OnceLock<Result<transpile::Transpiled, String>> = OnceLock::new();
+    JS.get_or_init(|| transpile::transpile(specifier, MediaType::TypeScript, TANDEM_HTTP_MODULE.to_string()))
+}
 
 #[derive(Default)]
 pub(crate) struct TandemModuleLoader {
@@ -138,12 +146,11 @@ impl TandemModuleLoader {
             "tandem" => match specifier.path() {
                 "python" => Ok(js_module(specifier, TANDEM_PYTHON_MODULE.to_string())),
                 "http" => {
-                    let out = transpile::transpile(specifier, MediaType::TypeScript, TANDEM_HTTP_MODULE.to_string())
-                        .map_err(error)?;
-                    if let Some(map) = out.source_map {
-                        self.source_maps.borrow_mut().insert(specifier.to_string(), map);
+                    let out = tandem_http_js(specifier).as_ref().map_err(|e| error(e.clone()))?;
+                    if let Some(map) = &out.source_map {
+                        self.source_maps.borrow_mut().insert(specifier.to_string(), map.clone());
                     }
-                    Ok(js_module(specifier, out.code))
+                    Ok(js_module(specifier, out.code.clone()))
                 }
                 other => Err(error(format!(
                     "unknown runtime module 'tandem:{other}'{}; available: tandem:python, tandem:http",
