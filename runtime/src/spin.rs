@@ -28,13 +28,20 @@ pub(crate) fn poll<T>(mut attempt: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 /// `rx.recv()`, polled for [`SPIN`] first.
+///
+/// Written out rather than through [`poll`]: on the WSGI pool's queue the
+/// `poll` form measured 10-20% fewer requests/s at 64 connections than this
+/// loop, in alternating 10 s runs of the same Flask app.
 pub(crate) fn recv<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
-    let polled = poll(|| match rx.try_recv() {
-        Ok(value) => Some(Ok(value)),
-        Err(TryRecvError::Disconnected) => Some(Err(RecvError)),
-        Err(TryRecvError::Empty) => None,
-    });
-    polled.unwrap_or_else(|| rx.recv())
+    let started = Instant::now();
+    while started.elapsed() < SPIN {
+        match rx.try_recv() {
+            Ok(value) => return Ok(value),
+            Err(TryRecvError::Disconnected) => return Err(RecvError),
+            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+        }
+    }
+    rx.recv()
 }
 
 #[cfg(test)]
