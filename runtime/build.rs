@@ -50,9 +50,49 @@ fn embed_deno_extension_sources() {
     std::fs::write(&out, table).unwrap();
 }
 
-/// The source folder of each crate in [`DENO_EXTENSION_CRATES`], as cargo
-/// resolved it for this build (registry, vendored or git checkout alike).
+/// The source folder of each crate in [`DENO_EXTENSION_CRATES`]: in the
+/// cargo registry at the version this crate pins, else where cargo
+/// metadata says (vendored sources, say).
 fn crate_dirs() -> Vec<PathBuf> {
+    registry_dirs().unwrap_or_else(|not_there| {
+        metadata_dirs().unwrap_or_else(|failed| panic!("cannot find the Deno extension crates' sources: {not_there}; {failed}"))
+    })
+}
+
+/// `$CARGO_HOME/registry/src/*/NAME-VERSION`, VERSION pinned (`=x.y.z`) in
+/// this crate's Cargo.toml. Needs no cargo call: on a fresh machine
+/// `cargo metadata --offline` fails for packages the build never downloads
+/// (dev-dependencies, other platforms' crates).
+fn registry_dirs() -> Result<Vec<PathBuf>, String> {
+    let manifest = std::fs::read_to_string(Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("Cargo.toml"))
+        .map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let registries: Vec<PathBuf> = std::fs::read_dir(cargo_home.join("registry/src"))
+        .map_err(|e| format!("no cargo registry sources in {}: {e}", cargo_home.display()))?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .collect();
+    DENO_EXTENSION_CRATES
+        .iter()
+        .map(|name| {
+            let version = manifest
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{name} = \"=")))
+                .and_then(|rest| rest.split('"').next())
+                .ok_or_else(|| format!("Cargo.toml does not pin {name} as {name} = \"=x.y.z\""))?;
+            registries
+                .iter()
+                .map(|registry| registry.join(format!("{name}-{version}")))
+                .find(|dir| dir.is_dir())
+                .ok_or_else(|| format!("{name}-{version} is not in the cargo registry"))
+        })
+        .collect()
+}
+
+/// The folders as `cargo metadata` reports them for this build's target.
+fn metadata_dirs() -> Result<Vec<PathBuf>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("Cargo.toml");
     let target = std::env::var("TARGET").unwrap();
@@ -62,19 +102,22 @@ fn crate_dirs() -> Vec<PathBuf> {
         .args(["metadata", "--format-version", "1", "--offline", "--filter-platform", &target, "--manifest-path"])
         .arg(&manifest)
         .output()
-        .expect("run cargo metadata");
-    assert!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).expect("cargo metadata's JSON");
-    let packages = metadata["packages"].as_array().expect("packages in cargo metadata");
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata's JSON: {e}"))?;
+    let packages = metadata["packages"].as_array().ok_or("no packages in cargo metadata")?;
     DENO_EXTENSION_CRATES
         .iter()
         .map(|name| {
             let package = packages
                 .iter()
                 .find(|p| p["name"] == *name)
-                .unwrap_or_else(|| panic!("{name} is not in cargo metadata's packages"));
-            let manifest = Path::new(package["manifest_path"].as_str().unwrap());
-            manifest.parent().unwrap().to_path_buf()
+                .ok_or_else(|| format!("{name} is not in cargo metadata's packages"))?;
+            let manifest = Path::new(package["manifest_path"].as_str().ok_or("a package without manifest_path")?);
+            Ok(manifest.parent().unwrap().to_path_buf())
         })
         .collect()
 }
