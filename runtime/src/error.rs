@@ -22,10 +22,33 @@ pub enum Error {
     /// Arguments or results that do not fit the requested Rust type.
     #[error("cannot convert {what}: {message}")]
     Conversion { what: String, message: String },
-    /// The HTTP server could not start or stopped with an error.
+    /// The server could not listen on `addr`.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A setting (the command line, `$PORT`, a script's `serve()` options)
+    /// that cannot be used; the message says which and how to fix it.
+    #[error("{0}")]
+    Config(String),
+    /// The WSGI app could not be imported or is not a WSGI callable.
+    #[error("{0}")]
+    WsgiApp(String),
+    /// A thread could not be started.
+    #[error("cannot start {what}: {source}")]
+    Spawn {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server stopped with an error.
     #[error("{0}")]
     Server(String),
-    /// An I/O or runtime-internal failure.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A runtime-internal failure.
     #[error("{0}")]
     Internal(String),
 }

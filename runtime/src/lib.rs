@@ -23,19 +23,36 @@
 //! See `docs/values.md` for how values convert between TypeScript and
 //! Python, and `docs/modules.md` for the module specifiers.
 
+// Layers, top to bottom; a module imports only from layers below its own
+// (docs/architecture.md draws them):
+//   serving:   apps (what is served), server (the HTTP server core)
+//   runtime:   runtime, module_loader, module_host
+//   extension: ext (deno_core ops and their JavaScript)
+//   Python:    python (the value bridge), wsgi (PEP 3333 machinery)
+//   utilities: exchange, metrics, spin, transpile, error
+mod apps;
 mod error;
+mod exchange;
 mod ext;
+mod metrics;
+mod module_host;
 mod module_loader;
 mod python;
 mod runtime;
-pub mod server;
+mod server;
 mod spin;
 mod transpile;
-pub mod wsgi;
+mod wsgi;
 
+pub use apps::script::run_program;
+pub use apps::wsgi::run_wsgi;
 pub use error::Error;
 pub use runtime::{Module, Runtime, RuntimeOptions};
-pub use server::{run_program, run_wsgi, ServerOptions};
+pub use server::ServerOptions;
+
+/// Python threads that run WSGI requests when [`ServerOptions`] is left
+/// at its default.
+pub const DEFAULT_WSGI_THREADS: usize = wsgi::DEFAULT_THREADS;
 
 /// The deno_core crate Tandem is built on, for embedders who add their own
 /// extensions through [`RuntimeOptions::extensions`].

@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use deno_ast::MediaType;
@@ -29,7 +29,6 @@ use deno_core::{
 };
 use deno_error::JsErrorBox;
 use pyo3::prelude::*;
-use pyo3::types::PyModule;
 
 use crate::python;
 use crate::transpile;
@@ -235,27 +234,12 @@ fn is_js_export_name(s: &str) -> bool {
         && chars.all(|c| c == '_' || c == '$' || c.is_alphanumeric())
 }
 
-/// Imports the Python module for `specifier` (`file:` path or `python:` name).
-pub(crate) fn import_python_specifier<'py>(
-    py: Python<'py>,
-    specifier: &str,
-) -> PyResult<Bound<'py, PyModule>> {
-    if let Some(name) = specifier.strip_prefix("python:") {
-        return python::import_package(py, name);
-    }
-    let path = ModuleSpecifier::parse(specifier)
-        .ok()
-        .and_then(|s| s.to_file_path().ok())
-        .unwrap_or_else(|| PathBuf::from(specifier));
-    python::import_file(py, &path)
-}
-
 /// Generates the ES module that stands for a Python module. The Python
 /// module is imported here (running it, once per process) so its export
 /// names are known; the generated code fetches the values at evaluation.
 fn python_module(specifier: &ModuleSpecifier, what: &str) -> Result<ModuleSource, ModuleLoaderError> {
     let names = Python::attach(|py| -> PyResult<Vec<String>> {
-        let module = import_python_specifier(py, specifier.as_str())?;
+        let module = python::import_specifier(py, specifier.as_str())?;
         Ok(python::module_exports(&module)?.into_iter().map(|(n, _)| n).collect())
     })
     .map_err(|e| error(python_import_error(what, &e)))?;

@@ -246,8 +246,13 @@ impl Runtime {
     }
 
     /// The request queue of this isolate once it serves HTTP.
-    pub(crate) fn http_queue(&self) -> Option<Rc<crate::ext::http::RequestQueue>> {
+    pub(crate) fn http_queue(&self) -> Option<Rc<crate::exchange::queue::RequestQueue>> {
         crate::ext::http::queue(&self.js.op_state().borrow())
+    }
+
+    /// What WSGI apps the script mounts in its router are set up with.
+    pub(crate) fn set_mount_settings(&mut self, settings: crate::ext::http::MountSettings) {
+        self.js.op_state().borrow_mut().put(settings);
     }
 
     /// The isolate and the event loop it runs on, for the server.

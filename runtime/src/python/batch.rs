@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use super::convert::future_type;
 use super::detached::Detached;
 use super::thread_state::ThreadStateGuard;
-use crate::server::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// What a JS caller receives: its result, or the Python exception for its
 /// input alone.

@@ -20,7 +20,8 @@ pub(crate) enum PendingError {
     Conversion(String),
 }
 
-/// How the JS side should wrap a Python object handle.
+/// How the JS side should wrap a Python object handle; numbered as
+/// `WRAP_*` in ext/python/01_python.js, which builds the proxies.
 #[derive(Clone, Copy)]
 #[repr(u8)]
 pub(crate) enum WrapKind {
@@ -51,7 +52,7 @@ pub(crate) struct Bridge {
     /// index their JS functions carry.
     pub(crate) batchers: RefCell<Vec<std::sync::Arc<super::batch::Queue>>>,
     /// Metrics of the callables JS has called, by handle id.
-    pub(crate) call_metrics: RefCell<std::collections::HashMap<u32, Rc<crate::server::metrics::CallMetrics>>>,
+    pub(crate) call_metrics: RefCell<std::collections::HashMap<u32, Rc<crate::metrics::CallMetrics>>>,
     /// Set on the JS host isolate only: there, JS functions reach Python as
     /// `RemoteJsFunction`s, callable from any thread and at any time.
     pub(crate) remote: std::cell::OnceCell<super::remote::FunctionTable>,

@@ -1,5 +1,6 @@
-//! The embedded CPython interpreter: start-up, `sys.path`, the `tandem`
-//! helper package, and importing the Python modules TypeScript asks for.
+//! The embedded CPython interpreter: start-up, `sys.path` and the
+//! `tandem` helper package; [`import`] imports the modules TypeScript asks
+//! for, the other modules make up the value bridge.
 //!
 //! One interpreter serves the whole process; every JS isolate thread shares
 //! it and takes the GIL only while Python code runs.
@@ -9,6 +10,7 @@ pub(crate) mod bridge;
 pub(crate) mod convert;
 pub(crate) mod detached;
 pub(crate) mod handles;
+pub(crate) mod import;
 pub(crate) mod js_function;
 pub(crate) mod remote;
 pub(crate) mod thread_state;
@@ -18,6 +20,8 @@ use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyModule};
+
+pub(crate) use import::{import_file, import_package, import_specifier, module_exports};
 
 use crate::error::Error;
 
@@ -89,86 +93,6 @@ pub(crate) fn add_sys_path(py: Python<'_>, dir: &Path) -> PyResult<()> {
     Ok(())
 }
 
-/// Imports the Python file at `path` once per process.
-///
-/// The file's folder goes on `sys.path` so it can import its siblings, and
-/// the module is imported under its plain name, so `import ml_service` from
-/// another Python file yields the very same module object. If that name is
-/// already taken by another file, the module is loaded under a name derived
-/// from its path instead.
-pub(crate) fn import_file<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, PyModule>> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    add_sys_path(py, dir)?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let importlib = py.import("importlib")?;
-    let sys_modules = py.import("sys")?.getattr("modules")?;
-    if let Ok(existing) = sys_modules.get_item(&stem) {
-        if module_file_is(&existing, path)? {
-            return Ok(existing.cast_into::<PyModule>()?);
-        }
-        return import_by_location(py, path);
-    }
-    let module = importlib.call_method1("import_module", (&stem,))?;
-    if module_file_is(&module, path)? {
-        Ok(module.cast_into::<PyModule>()?)
-    } else {
-        import_by_location(py, path)
-    }
-}
-
-fn module_file_is(module: &Bound<'_, PyAny>, path: &Path) -> PyResult<bool> {
-    let Ok(file) = module.getattr("__file__") else {
-        return Ok(false);
-    };
-    if file.is_none() {
-        return Ok(false);
-    }
-    let file: PathBuf = file.extract::<String>()?.into();
-    Ok(same_file(&file, path))
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
-/// Loads a file whose plain module name is taken, under a unique name.
-fn import_by_location<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, PyModule>> {
-    let name = format!(
-        "_tandem_file_{}",
-        path.to_string_lossy()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect::<String>()
-    );
-    let sys_modules = py.import("sys")?.getattr("modules")?;
-    if let Ok(existing) = sys_modules.get_item(&name) {
-        return Ok(existing.cast_into::<PyModule>()?);
-    }
-    let util = py.import("importlib.util")?;
-    let spec = util.call_method1("spec_from_file_location", (&name, path.to_string_lossy().as_ref()))?;
-    let module = util.call_method1("module_from_spec", (&spec,))?;
-    sys_modules.set_item(&name, &module)?;
-    if let Err(e) = spec.getattr("loader")?.call_method1("exec_module", (&module,)) {
-        sys_modules.del_item(&name)?;
-        return Err(e);
-    }
-    Ok(module.cast_into::<PyModule>()?)
-}
-
-/// Imports an installed module by dotted name (`python:sklearn.linear_model`).
-pub(crate) fn import_package<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyModule>> {
-    py.import("importlib")?
-        .call_method1("import_module", (name,))?
-        .cast_into::<PyModule>()
-        .map_err(Into::into)
-}
-
 /// `err` with its traceback, as Python prints it.
 pub(crate) fn format_traceback(py: Python<'_>, err: &PyErr) -> String {
     let value = err.value(py);
@@ -177,12 +101,4 @@ pub(crate) fn format_traceback(py: Python<'_>, err: &PyErr) -> String {
         .and_then(|lines| lines.extract::<Vec<String>>())
         .map(|lines| lines.concat())
         .unwrap_or_else(|_| format!("{err}\n"))
-}
-
-/// The `(name, value)` pairs an ES import of `module` exports.
-pub(crate) fn module_exports<'py>(
-    module: &Bound<'py, PyModule>,
-) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
-    let helper = module.py().import("tandem")?;
-    helper.call_method1("_exports", (module,))?.extract()
 }

@@ -1,8 +1,9 @@
 //! TypeScript and JavaScript modules required from Python
 //! (`tandem.js.require`), and the JS functions Python holds from them.
 //!
-//! The modules run on the process's JS host isolate
-//! ([`crate::ext::js_host`]). A [`RemoteJsFunction`] names a function there
+//! The modules run on the process's module host isolate
+//! ([`crate::module_host`]: the one call upward from the Python layer, which
+//! Python calling TypeScript needs). A [`RemoteJsFunction`] names a function there
 //! by id, so any Python thread may hold and call it: the call travels to
 //! the host and the caller waits with the GIL released. Python code that
 //! the host's own JavaScript is running (a callback) calls it directly.
@@ -18,7 +19,15 @@ use pyo3::types::{PyDict, PyTuple};
 
 use super::bridge::Bridge;
 use super::js_function::call_in_scope;
-use crate::ext::js_host::{self, Job};
+use crate::module_host as js_host;
+
+/// What Python asks of the module host.
+pub(crate) enum Job {
+    /// Evaluate the module at this `file:` URL; answer with its exports.
+    Require { url: String },
+    /// Call a function of the host's [`FunctionTable`].
+    Call { function: u32, args: Py<PyTuple> },
+}
 
 /// The host isolate's JS functions that Python holds, by id. Lives in the
 /// host's [`Bridge`]; other isolates have none.
@@ -130,8 +139,8 @@ pub(crate) fn _js_require(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> 
             path.display()
         )));
     }
-    let url = crate::module_loader::main_specifier(&path)
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot require {}: {e}", path.display())))?;
+    let url = deno_core::url::Url::from_file_path(&path)
+        .map_err(|()| PyRuntimeError::new_err(format!("cannot require {}: not an absolute path", path.display())))?;
     js_host::request(py, Job::Require { url: url.to_string() })
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 
-use super::worker::Slot;
+use super::connection::Slot;
 use crate::error::Error;
 
 /// Binds a listening socket. `reuse_port` lets several server processes
@@ -43,7 +43,7 @@ pub(crate) fn start(listener: std::net::TcpListener, slots: Vec<Slot>, shutdown:
             };
             runtime.block_on(accept_until_signal(listener, slots, shutdown));
         })
-        .map_err(|e| Error::Server(format!("cannot start the acceptor thread: {e}")))?;
+        .map_err(|source| Error::Spawn { what: "the acceptor thread", source })?;
     Ok(())
 }
 

@@ -1,45 +1,39 @@
-//! The HTTP server behind `tandem run server.ts`: hyper 1.x on tokio, one
-//! JS isolate per worker thread, optional worker processes.
+//! The HTTP server core: hyper 1.x on tokio, an acceptor thread and
+//! worker threads, graceful shutdown. It knows nothing of JavaScript or
+//! Python: each kind of app (crate::apps) hands [`serve`] a [`Worker`] for
+//! every worker thread, and the worker's [`Dispatch`] answers requests.
 //!
 //! How a request travels: the acceptor thread ([`acceptor`]) takes
 //! connections and hands each to the worker thread with the fewest open
-//! connections; the worker serves it with hyper ([`worker`]), queueing each
-//! request for its isolate (`ext::http`) and awaiting the reply with the
-//! configured limits. Python calls from any worker share the process's one
-//! interpreter; `--processes` ([`supervisor`]) runs several processes on
-//! one port with SO_REUSEPORT to use more cores for Python.
+//! ones; that thread serves it with hyper ([`connection`]), answers the
+//! health and metrics paths itself, and passes every other request to the
+//! app's dispatch.
 
 pub(crate) mod acceptor;
-pub(crate) mod body;
-pub(crate) mod metrics;
-pub mod supervisor;
-pub(crate) mod worker;
+pub(crate) mod connection;
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::Python;
+use tokio::sync::watch;
 
 use crate::error::Error;
-use crate::runtime::{Runtime, RuntimeOptions};
-use crate::wsgi::environ::ServerFacts;
-use crate::wsgi::App;
-use worker::Dispatch;
-
-/// Environment variable that makes a server process bind with
-/// SO_REUSEPORT; the supervisor sets it for the processes it starts.
-pub const REUSE_PORT_ENV: &str = "TANDEM_REUSE_PORT";
+use connection::{Connections, Slot};
+pub(crate) use connection::Dispatch;
 
 /// How to serve: address, workers and limits.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// Port; `None` takes the script's `serve({port})`, then `$PORT`, then 3000.
+    /// Port; `None` takes the script's `serve({port})`, then `$PORT`, then
+    /// the app kind's default (3000, or 5000 for WSGI).
     pub port: Option<u16>,
     /// Interface; `None` takes the script's `serve({hostname})`, then 127.0.0.1.
     pub host: Option<String>,
-    /// Isolate threads in this process.
+    /// Worker threads in this process (each with its own isolate when the
+    /// app is a script).
     pub workers: usize,
     /// Largest request body accepted (413 above it).
     pub max_body_bytes: u64,
@@ -53,6 +47,12 @@ pub struct ServerOptions {
     pub metrics_path: Option<String>,
     /// Path answered `{"status":"ok"}` by the server itself (`None`: off).
     pub health_path: Option<String>,
+    /// Python threads that run WSGI requests (for `--wsgi`, and for apps a
+    /// script mounts with `wsgi()`).
+    pub wsgi_threads: usize,
+    /// Bind with SO_REUSEPORT, so that several server processes share the
+    /// port (the kernel spreads connections between them).
+    pub reuse_port: bool,
 }
 
 impl Default for ServerOptions {
@@ -67,171 +67,129 @@ impl Default for ServerOptions {
             shutdown_timeout: Duration::from_secs(30),
             metrics_path: Some("/metrics".into()),
             health_path: Some("/health".into()),
+            wsgi_threads: crate::wsgi::DEFAULT_THREADS,
+            reuse_port: false,
         }
     }
 }
 
-/// The port when neither the command line nor the script names one.
-pub const DEFAULT_PORT: u16 = 3000;
+/// What a kind of app runs on one worker thread. It is made on that
+/// thread and stays there, so it may hold `!Send` state (an isolate).
+pub(crate) trait Worker: 'static {
+    type Dispatch: Dispatch;
 
-/// The port of `tandem run --wsgi` when neither the command line nor
-/// `$PORT` names one (Flask's).
-pub const DEFAULT_WSGI_PORT: u16 = 5000;
+    /// The dispatch this worker's connections send their requests to.
+    fn dispatch(&self) -> Self::Dispatch;
 
-/// Where to listen: the command line's choice, then the script's
-/// `serve()` options, then `$PORT` and `default_port`.
-fn listen_address(
-    options: &ServerOptions,
-    request: &crate::ext::http::ServeRequest,
-    default_port: u16,
-) -> Result<SocketAddr, Error> {
-    let port = match options.port.or(request.port) {
+    /// Runs `connections` (the server's loop over this worker's
+    /// connections, which ends after shutdown) to its end, beside whatever
+    /// else the worker must drive, such as its isolate's event loop.
+    fn run(self, connections: impl Future<Output = ()>) -> Result<(), Error>;
+}
+
+/// A bound listening socket.
+pub(crate) struct Listener {
+    socket: std::net::TcpListener,
+    address: SocketAddr,
+}
+
+/// Where the app itself asked to listen (a script's `serve()` options).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Requested {
+    pub(crate) port: Option<u16>,
+    pub(crate) host: Option<String>,
+}
+
+impl Listener {
+    /// Binds where the options say, then where the app asked, then `$PORT`
+    /// and `default_port` on 127.0.0.1.
+    pub(crate) fn bind(options: &ServerOptions, requested: &Requested, default_port: u16) -> Result<Listener, Error> {
+        let address = listen_address(options, requested, default_port)?;
+        let socket = acceptor::bind(address, options.reuse_port).map_err(|source| Error::Bind { addr: address, source })?;
+        let address = socket.local_addr()?;
+        Ok(Listener { socket, address })
+    }
+
+    /// The bound address (with the port the system chose for port 0).
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.address
+    }
+}
+
+fn listen_address(options: &ServerOptions, requested: &Requested, default_port: u16) -> Result<SocketAddr, Error> {
+    let port = match options.port.or(requested.port) {
         Some(port) => port,
         None => match std::env::var("PORT") {
             Ok(value) => value.parse().map_err(|_| {
-                Error::Server(format!("$PORT is {value:?}, not a port number: set it to 0-65535 or pass --port"))
+                Error::Config(format!("$PORT is {value:?}, not a port number: set it to 0-65535 or pass --port"))
             })?,
             Err(_) => default_port,
         },
     };
-    let host = options.host.clone().or_else(|| request.hostname.clone()).unwrap_or_else(|| "127.0.0.1".into());
+    let host = options.host.clone().or_else(|| requested.host.clone()).unwrap_or_else(|| "127.0.0.1".into());
     let ip = if host == "localhost" { "127.0.0.1".to_string() } else { host.trim_matches(['[', ']']).to_string() };
     let ip = ip
         .parse()
-        .map_err(|_| Error::Server(format!("--host {host:?} is not an IP address (use e.g. 127.0.0.1, 0.0.0.0 or ::)")))?;
+        .map_err(|_| Error::Config(format!("--host {host:?} is not an IP address (use e.g. 127.0.0.1, 0.0.0.0 or ::)")))?;
     Ok(SocketAddr::new(ip, port))
 }
 
-/// Runs `main` as a program. If it serves HTTP (a default export with
-/// `fetch`, or a `serve()` call), starts the server with `options.workers`
-/// isolates, each built from `make_options()` and loading `main`, and
-/// returns after a graceful shutdown; otherwise runs its event loop to the
-/// end.
-pub fn run_program<F>(main: &Path, make_options: F, options: ServerOptions) -> Result<(), Error>
+/// Serves on `listener` until SIGINT/SIGTERM and a graceful shutdown:
+/// starts worker threads 1.. (each runs the worker `make(index)` builds
+/// there), waits until every one is ready, starts the acceptor, announces
+/// the address, and runs `first` as worker 0 on this thread.
+pub(crate) fn serve<W, M>(listener: Listener, first: W, make: M, options: Arc<ServerOptions>) -> Result<(), Error>
 where
-    F: Fn() -> RuntimeOptions + Send + Sync + 'static,
+    W: Worker,
+    M: Fn(usize) -> Result<W, Error> + Send + Sync + 'static,
 {
-    let mut runtime = Runtime::new(make_options())?;
-    let module = runtime.load_module(main)?;
-    let Some(request) = runtime.take_serve_request(&module)? else {
-        return runtime.run_event_loop();
-    };
-    let (listener, address) = listen(&options, &request, DEFAULT_PORT)?;
-
-    let config = Arc::new(options);
-    let make_options = Arc::new(make_options);
+    let make = Arc::new(make);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut slots = Vec::new();
     let mut threads = Vec::new();
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    for index in 1..config.workers.max(1) {
-        let (slot, handle) = worker::spawn(
-            index,
-            main.to_path_buf(),
-            make_options.clone(),
-            config.clone(),
-            shutdown_rx.clone(),
-            ready_tx.clone(),
-        )?;
+    for index in 1..options.workers.max(1) {
+        let (slot, connections) = Slot::new();
+        let (make, options, shutdown, ready) = (make.clone(), options.clone(), shutdown_rx.clone(), ready_tx.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("tandem-worker-{index}"))
+            .spawn(move || {
+                let worker = match make(index) {
+                    Ok(worker) => worker,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let _ = ready.send(Ok(()));
+                drop(ready);
+                run_worker(worker, connections, shutdown, options)
+            })
+            .map_err(|source| Error::Spawn { what: "a worker thread", source })?;
         slots.push(slot);
-        threads.push(handle);
+        threads.push(thread);
     }
     drop(ready_tx);
     for result in ready_rx {
         result?;
     }
-    let (slot0, connections0) = worker::Slot::new();
-    slots.insert(0, slot0);
-    acceptor::start(listener, slots, shutdown_tx)?;
+    let (slot, connections) = Slot::new();
+    slots.insert(0, slot);
+    let address = listener.address;
+    acceptor::start(listener.socket, slots, shutdown_tx)?;
     announce(address);
-    worker::serve(&mut runtime, connections0, shutdown_rx, config)?;
+    run_worker(first, connections, shutdown_rx, options)?;
     join(threads)
 }
 
-/// Serves the WSGI app named by `spec` (`app.py`, `app.py:name` or
-/// `package.module:name`) until SIGINT/SIGTERM: `tandem run --wsgi`.
-/// `python_path` goes on `sys.path` first; `threads` Python threads run
-/// the app (see [`crate::wsgi`]).
-pub fn run_wsgi(spec: &str, python_path: &[PathBuf], threads: usize, options: ServerOptions) -> Result<(), Error> {
-    crate::python::initialize()?;
-    crate::wsgi::configure_threads(threads);
-    let callable = Python::attach(|py| {
-        for dir in python_path.iter().rev() {
-            crate::python::add_sys_path(py, dir).map_err(Error::python_setup)?;
-        }
-        crate::wsgi::load(py, spec)
-    })?;
-    let (listener, address) = listen(&options, &Default::default(), DEFAULT_WSGI_PORT)?;
-    let facts = server_facts();
-    let app = Arc::new(Python::attach(|py| App::new(py, callable, &facts))?);
-    let config = Arc::new(options);
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let mut slots = Vec::new();
-    let mut threads = Vec::new();
-    let dispatch =
-        |app: &Arc<App>, config: &Arc<ServerOptions>| WsgiRoot { app: app.clone(), config: config.clone(), root: Arc::from("") };
-    for index in 1..config.workers.max(1) {
-        let root = dispatch(&app, &config);
-        let (slot, handle) = worker::spawn_plain(index, move || root, config.clone(), shutdown_rx.clone())?;
-        slots.push(slot);
-        threads.push(handle);
-    }
-    let (slot0, connections0) = worker::Slot::new();
-    slots.insert(0, slot0);
-    acceptor::start(listener, slots, shutdown_tx)?;
-    announce(address);
-    worker::serve_plain(dispatch(&app, &config), connections0, shutdown_rx, config.clone())?;
-    join(threads)
-}
-
-/// A WSGI app served at the root of the server.
-struct WsgiRoot {
-    app: Arc<App>,
-    config: Arc<ServerOptions>,
-    /// SCRIPT_NAME: empty at the root.
-    root: Arc<str>,
-}
-
-impl Dispatch for WsgiRoot {
-    async fn dispatch(
-        &self,
-        request: http::Request<hyper::body::Incoming>,
-        remote: SocketAddr,
-    ) -> (Option<String>, http::Response<body::Body>) {
-        let config = &self.config;
-        let response =
-            self.app.serve(request, remote, self.root.clone(), config.max_body_bytes, config.handler_timeout).await;
-        (None, response)
-    }
-}
-
-/// Binds the listening socket (with SO_REUSEPORT under the supervisor).
-fn listen(
-    options: &ServerOptions,
-    request: &crate::ext::http::ServeRequest,
-    default_port: u16,
-) -> Result<(std::net::TcpListener, SocketAddr), Error> {
-    let address = listen_address(options, request, default_port)?;
-    let reuse_port = std::env::var_os(REUSE_PORT_ENV).is_some();
-    let listener = acceptor::bind(address, reuse_port)
-        .map_err(|e| Error::Server(format!("cannot listen on {address}: {e}")))?;
-    let address = listener.local_addr().map_err(|e| Error::Server(e.to_string()))?;
-    let _ = LISTENING.set(address);
-    Ok((listener, address))
-}
-
-/// The address this process's server listens on, once it does.
-static LISTENING: OnceLock<SocketAddr> = OnceLock::new();
-
-/// What WSGI apps report as SERVER_NAME/PORT: the bound address, or
-/// localhost:80 for an app called before (or without) a server.
-pub(crate) fn server_facts() -> ServerFacts {
-    let address = LISTENING.get();
-    ServerFacts {
-        host: address.map_or_else(|| "localhost".into(), |a| a.ip().to_string()),
-        port: address.map_or(80, SocketAddr::port),
-        multiprocess: std::env::var_os(REUSE_PORT_ENV).is_some(),
-    }
+fn run_worker<W: Worker>(
+    worker: W,
+    connections: Connections,
+    shutdown: watch::Receiver<bool>,
+    options: Arc<ServerOptions>,
+) -> Result<(), Error> {
+    let dispatch = Rc::new(worker.dispatch());
+    worker.run(connection::accept(connections, shutdown, dispatch, options))
 }
 
 /// Prints the line tests and scripts wait for.
@@ -255,5 +213,26 @@ fn display_address(address: SocketAddr) -> String {
     match address {
         SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip(), v6.port()),
         SocketAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_wins_over_the_script_and_localhost_is_loopback() {
+        let options = ServerOptions { port: Some(8080), host: Some("localhost".into()), ..Default::default() };
+        let requested = Requested { port: Some(9000), host: Some("0.0.0.0".into()) };
+        assert_eq!(listen_address(&options, &requested, 3000).unwrap(), "127.0.0.1:8080".parse().unwrap());
+        let script = listen_address(&ServerOptions::default(), &requested, 3000).unwrap();
+        assert_eq!(script, "0.0.0.0:9000".parse().unwrap());
+    }
+
+    #[test]
+    fn a_host_that_is_no_address_is_a_config_error_naming_it() {
+        let options = ServerOptions { port: Some(1), host: Some("example.org".into()), ..Default::default() };
+        let err = listen_address(&options, &Requested::default(), 3000).unwrap_err();
+        assert!(matches!(&err, Error::Config(m) if m.contains("\"example.org\"")), "{err}");
     }
 }

@@ -25,6 +25,7 @@ pub(crate) struct Template {
 }
 
 /// The server facts that go into every environ.
+#[derive(Clone, Debug)]
 pub(crate) struct ServerFacts {
     pub(crate) host: String,
     pub(crate) port: u16,

@@ -4,16 +4,15 @@
 //! through a bounded channel, so an upload is never buffered whole unless
 //! the app reads it whole. Waiting for the next chunk releases the GIL.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::{Mutex, TryLockError};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use tokio::sync::mpsc;
+
+use crate::exchange::request_body::Streamed;
 
 /// How the body reaches the pool thread.
 pub(crate) enum Source {
@@ -22,33 +21,18 @@ pub(crate) enum Source {
     Chunks(mpsc::Receiver<Result<Bytes, String>>),
 }
 
-/// Starts forwarding `incoming` to a channel the app reads from, counting
-/// bytes against `limit`; over it, `too_large` is set and reads fail.
-pub(crate) fn stream(mut incoming: Incoming, limit: u64, too_large: Arc<AtomicBool>) -> Source {
+/// Starts forwarding `body` to a channel the app reads from; a read past
+/// the body limit fails (and marks the request's limit as exceeded).
+pub(crate) fn stream(mut body: Streamed) -> Source {
     // Two chunks in flight: enough to overlap network and Python, small
     // enough that a fast client cannot make us buffer its upload.
     let (sender, receiver) = mpsc::channel(2);
     tokio::spawn(async move {
-        let mut read = 0u64;
-        while let Some(frame) = incoming.frame().await {
-            let chunk = match frame {
-                Ok(frame) => match frame.into_data() {
-                    Ok(data) => data,
-                    Err(_) => continue, // trailers
-                },
-                Err(e) => {
-                    let _ = sender.send(Err(format!("reading the request body failed: {e}"))).await;
-                    return;
-                }
-            };
-            read += chunk.len() as u64;
-            let item = if read > limit {
-                too_large.store(true, Ordering::Relaxed);
-                Err(format!(
-                    "the request body is larger than the server's limit of {limit} bytes (see --max-body-size)"
-                ))
-            } else {
-                Ok(chunk)
+        loop {
+            let item = match body.next_chunk().await {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => return,
+                Err(e) => Err(e.to_string()),
             };
             let stop = item.is_err();
             // The app stopped reading (its request ended): stop too.

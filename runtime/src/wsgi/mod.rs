@@ -15,41 +15,46 @@ pub(crate) mod response;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
+use http::Response;
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::error::Error;
-use crate::server::body::Body;
-use crate::server::worker::{error_response, receive_body, Arrival};
-use environ::{ServerFacts, Template};
+use crate::exchange::body::Body;
+use crate::exchange::request_body::{Arrival, BodyLimit};
+pub(crate) use environ::ServerFacts;
+use environ::Template;
 use input::Source;
 use pool::Pool;
 
 /// Python threads in the pool when nothing else is configured.
-pub const DEFAULT_THREADS: usize = 8;
+pub(crate) const DEFAULT_THREADS: usize = 8;
 
 static POOL: OnceLock<Pool> = OnceLock::new();
-static THREADS: AtomicUsize = AtomicUsize::new(DEFAULT_THREADS);
 
-/// Sets the size of the process's WSGI thread pool, which starts when the
-/// first app is set up; later calls change nothing.
-pub fn configure_threads(threads: usize) {
-    THREADS.store(threads.max(1), Ordering::Relaxed);
-}
-
-fn pool() -> Result<&'static Pool, Error> {
+/// The process's pool, started with `threads` threads by the first app
+/// that is set up (one pool serves every app; a later size is ignored).
+fn pool(threads: usize) -> Result<&'static Pool, Error> {
     if let Some(pool) = POOL.get() {
         return Ok(pool);
     }
-    let pool = Pool::new(THREADS.load(Ordering::Relaxed))?;
+    let pool = Pool::new(threads)?;
     // Two apps set up at once: one pool wins, the other's threads end.
     let _ = POOL.set(pool);
     POOL.get().ok_or_else(|| Error::Internal("the WSGI thread pool did not start".into()))
+}
+
+impl Source {
+    /// The body as the pool thread reads it.
+    pub(crate) fn from_arrival(arrival: Arrival) -> Source {
+        match arrival {
+            Arrival::Empty => Source::None,
+            Arrival::Whole(bytes) => Source::Whole(bytes),
+            Arrival::Stream(streamed) => input::stream(streamed),
+        }
+    }
 }
 
 /// A WSGI callable ready to serve.
@@ -59,63 +64,39 @@ pub(crate) struct App {
     pool: &'static Pool,
 }
 
+/// One request for an [`App`].
+pub(crate) struct Request {
+    pub(crate) parts: http::request::Parts,
+    pub(crate) body: Source,
+    pub(crate) remote: SocketAddr,
+    /// SCRIPT_NAME: the mount prefix, "" at the root.
+    pub(crate) script_name: Arc<str>,
+    pub(crate) limit: BodyLimit,
+}
+
 impl App {
-    pub(crate) fn new(py: Python<'_>, callable: Py<PyAny>, facts: &ServerFacts) -> Result<App, Error> {
+    /// `callable`, to be run on the process's pool of Python threads
+    /// (started here with `threads` threads if it is not running yet).
+    pub(crate) fn new(py: Python<'_>, callable: Py<PyAny>, facts: &ServerFacts, threads: usize) -> Result<App, Error> {
         if !callable.bind(py).is_callable() {
-            return Err(Error::Server(format!(
+            return Err(Error::WsgiApp(format!(
                 "the WSGI application must be callable as app(environ, start_response), but it is {}",
                 callable.bind(py).repr().map_or_else(|_| "?".into(), |r| r.to_string())
             )));
         }
-        let template = Template::new(py, facts).map_err(|e| Error::Server(format!("cannot set up WSGI: {e}")))?;
-        Ok(App { callable, template, pool: pool()? })
+        let template = Template::new(py, facts).map_err(|e| Error::WsgiApp(format!("cannot set up WSGI: {e}")))?;
+        Ok(App { callable, template, pool: pool(threads)? })
     }
 
     /// Queues the request for a pool thread; the receiver gets the response
     /// once its head is known.
-    pub(crate) fn submit(
-        self: &Arc<Self>,
-        parts: http::request::Parts,
-        body: Source,
-        remote: SocketAddr,
-        script_name: Arc<str>,
-        too_large: Arc<AtomicBool>,
-        limit: u64,
-    ) -> oneshot::Receiver<Response<Body>> {
+    pub(crate) fn submit(self: &Arc<Self>, request: Request) -> oneshot::Receiver<Response<Body>> {
         let (reply, receiver) = oneshot::channel();
-        let call = response::Call { parts, body, remote, script_name, too_large, limit, reply };
+        let Request { parts, body, remote, script_name, limit } = request;
+        let call = response::Call { parts, body, remote, script_name, limit, reply };
         let app = self.clone();
         self.pool.submit(Box::new(move |py| response::run(py, &app, call)));
         receiver
-    }
-
-    /// Serves one request from hyper: reads a small body whole, streams a
-    /// large one, and waits for the response head up to `timeout`.
-    pub(crate) async fn serve(
-        self: &Arc<Self>,
-        request: Request<Incoming>,
-        remote: SocketAddr,
-        script_name: Arc<str>,
-        limit: u64,
-        timeout: std::time::Duration,
-    ) -> Response<Body> {
-        let (parts, incoming) = request.into_parts();
-        let too_large = Arc::new(AtomicBool::new(false));
-        let body = match receive_body(&parts.headers, incoming, limit).await {
-            Ok(Arrival::Empty) => Source::None,
-            Ok(Arrival::Whole(bytes)) => Source::Whole(bytes),
-            Ok(Arrival::Stream(incoming)) => input::stream(incoming, limit, too_large.clone()),
-            Err(response) => return response,
-        };
-        let receiver = self.submit(parts, body, remote, script_name, too_large, limit);
-        match tokio::time::timeout(timeout, receiver).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(_)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "the WSGI call ended without a response"),
-            Err(_) => error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("the WSGI application did not answer within {} s (see --handler-timeout)", timeout.as_secs_f64()),
-            ),
-        }
     }
 }
 
@@ -127,12 +108,12 @@ pub(crate) fn load(py: Python<'_>, spec: &str) -> Result<Py<PyAny>, Error> {
         _ => (spec, "app"),
     };
     let fail = |what: String, err: &PyErr| {
-        Error::Server(format!("{what}:\n{}", crate::python::format_traceback(py, err).trim_end()))
+        Error::WsgiApp(format!("{what}:\n{}", crate::python::format_traceback(py, err).trim_end()))
     };
     let module = if target.ends_with(".py") || Path::new(target).is_file() {
-        let path = std::path::absolute(target).map_err(|e| Error::Server(format!("bad path {target:?}: {e}")))?;
+        let path = std::path::absolute(target).map_err(|e| Error::WsgiApp(format!("bad path {target:?}: {e}")))?;
         if !path.is_file() {
-            return Err(Error::Server(format!("WSGI module not found: '{target}' (check the path)")));
+            return Err(Error::WsgiApp(format!("WSGI module not found: '{target}' (check the path)")));
         }
         crate::python::import_file(py, &path).map_err(|e| fail(format!("cannot import the WSGI module '{target}'"), &e))?
     } else {
@@ -141,7 +122,7 @@ pub(crate) fn load(py: Python<'_>, spec: &str) -> Result<Py<PyAny>, Error> {
     let mut object = module.into_any();
     for part in name.split('.') {
         object = object.getattr(part).map_err(|_| {
-            Error::Server(format!(
+            Error::WsgiApp(format!(
                 "the WSGI module '{target}' has no '{name}' (name the callable: --wsgi {target}:NAME)"
             ))
         })?;

@@ -45,7 +45,7 @@ impl Pool {
             std::thread::Builder::new()
                 .name(format!("tandem-python-{index}"))
                 .spawn(move || run(&shared))
-                .map_err(|e| Error::Server(format!("cannot start a Python thread: {e}")))?;
+                .map_err(|source| Error::Spawn { what: "a WSGI Python thread", source })?;
         }
         Ok(Pool { jobs })
     }
@@ -57,7 +57,6 @@ impl Pool {
         let _ = self.jobs.send(job);
     }
 }
-
 
 /// What the pool threads share.
 struct Shared {

@@ -10,7 +10,6 @@
 //! client is slow.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -23,8 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::input::{Input, Source};
 use super::App;
-use crate::server::body::Body;
-use crate::server::worker::{body_too_large, error_response};
+use crate::exchange::answer::error_response;
+use crate::exchange::body::Body;
+use crate::exchange::request_body::BodyLimit;
 
 /// Announced bodies up to this size are gathered and sent whole.
 const COLLECT_UP_TO: u64 = 1 << 20;
@@ -39,23 +39,22 @@ pub(crate) struct Call {
     pub(crate) remote: SocketAddr,
     /// The mount prefix ("" at the root).
     pub(crate) script_name: Arc<str>,
-    /// Set by the body reader when the body went over the server's limit.
-    pub(crate) too_large: Arc<AtomicBool>,
-    pub(crate) limit: u64,
+    /// The request's body limit: once exceeded, the client gets 413.
+    pub(crate) limit: BodyLimit,
     pub(crate) reply: oneshot::Sender<Response<Body>>,
 }
 
 /// Runs `app` for `call` on a pool thread and sends its response.
 pub(crate) fn run(py: Python<'_>, app: &App, call: Call) {
-    let Call { parts, body, remote, script_name, too_large, limit, reply } = call;
+    let Call { parts, body, remote, script_name, limit, reply } = call;
     let start = match Bound::new(py, StartResponse::new(reply)) {
         Ok(start) => start,
         Err(e) => return log_error(py, &parts, &e),
     };
     let outcome = call_app(py, app, &start, &parts, body, remote, &script_name);
     let start = start.borrow();
-    if too_large.load(Ordering::Relaxed) {
-        start.refuse(body_too_large(limit));
+    if limit.exceeded() {
+        start.refuse(limit.refusal());
     } else if let Err(e) = outcome {
         log_error(py, &parts, &e);
         start.fail(py);

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod supervisor;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use tandem::server::supervisor;
 use tandem::{RuntimeOptions, ServerOptions};
 
 #[derive(Parser)]
@@ -69,8 +70,12 @@ struct RunArgs {
     wsgi: bool,
     /// Python threads that run WSGI requests, per process (for --wsgi and
     /// for apps a script mounts with `wsgi()` from tandem:http).
-    #[arg(long, default_value_t = tandem::wsgi::DEFAULT_THREADS)]
+    #[arg(long, default_value_t = tandem::DEFAULT_WSGI_THREADS)]
     wsgi_threads: usize,
+    /// Bind with SO_REUSEPORT (set by the --processes supervisor for the
+    /// processes it starts).
+    #[arg(long, hide = true)]
+    reuse_port: bool,
     /// The module to run (.ts, .mts, .tsx, .js, .mjs), or with --wsgi the
     /// WSGI app.
     file: PathBuf,
@@ -99,6 +104,8 @@ impl RunArgs {
             shutdown_timeout: seconds("shutdown-timeout", self.shutdown_timeout)?,
             metrics_path: path(&self.metrics_path),
             health_path: path(&self.health_path),
+            wsgi_threads: self.wsgi_threads,
+            reuse_port: self.reuse_port,
         })
     }
 
@@ -124,6 +131,7 @@ impl RunArgs {
         flag("metrics-path", self.metrics_path.clone());
         flag("health-path", self.health_path.clone());
         flag("wsgi-threads", self.wsgi_threads.to_string());
+        args.push("--reuse-port".into());
         if self.wsgi {
             args.push("--wsgi".into());
         }
@@ -171,10 +179,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         if let Some(folder) = std::path::absolute(spec.split(':').next().unwrap_or(&spec))?.parent() {
             python_path.insert(0, folder.to_path_buf());
         }
-        tandem::run_wsgi(&spec, &python_path, args.wsgi_threads, server)?;
+        tandem::run_wsgi(&spec, &python_path, server)?;
         return Ok(());
     }
-    tandem::wsgi::configure_threads(args.wsgi_threads);
     let module_root = std::path::absolute(&args.file)?
         .parent()
         .map(PathBuf::from)

@@ -2,16 +2,16 @@
 //! (each binds with SO_REUSEPORT and has its own isolates and Python
 //! interpreter, so Python-bound work uses every core), restarts a process
 //! that dies, and turns SIGINT/SIGTERM into a graceful shutdown of all of
-//! them, as gunicorn's and granian's masters do.
+//! them, as gunicorn's and granian's masters do. It is the binary's: the
+//! library serves one process, which the supervisor starts with
+//! `--reuse-port`.
 
 use std::ffi::OsString;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
-
-use super::REUSE_PORT_ENV;
-use crate::error::Error;
 
 /// A process that keeps dying within this time of its start counts as a
 /// crash loop; after [`MAX_QUICK_CRASHES`] in a row the supervisor gives up.
@@ -19,10 +19,9 @@ const QUICK_CRASH: Duration = Duration::from_secs(2);
 const MAX_QUICK_CRASHES: u32 = 5;
 
 /// Picks a free port for `--port 0`, so that every process binds the same one.
-pub fn pick_port(host: &str) -> Result<u16, Error> {
-    let listener = std::net::TcpListener::bind((host, 0))
-        .map_err(|e| Error::Server(format!("cannot find a free port on {host}: {e}")))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| Error::Server(e.to_string()))
+pub fn pick_port(host: &str) -> Result<u16> {
+    let listener = std::net::TcpListener::bind((host, 0)).with_context(|| format!("cannot find a free port on {host}"))?;
+    Ok(listener.local_addr()?.port())
 }
 
 struct Process {
@@ -33,36 +32,33 @@ struct Process {
 
 /// Runs `processes` copies of this program with `args` until a signal,
 /// then waits up to `shutdown_timeout` (plus a grace second) for them.
-pub fn supervise(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) -> Result<(), Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Server(format!("cannot start the supervisor: {e}")))?;
+pub fn supervise(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) -> Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the supervisor")?;
     runtime.block_on(run(processes, args, shutdown_timeout))
 }
 
-fn spawn(index: usize, args: &[OsString]) -> Result<Child, Error> {
+fn spawn(index: usize, args: &[OsString]) -> Result<Child> {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().map_err(|e| Error::Server(format!("cannot find the tandem binary: {e}")))?;
+    let exe = std::env::current_exe().context("cannot find the tandem binary")?;
     Command::new(exe)
         .args(args)
-        .env(REUSE_PORT_ENV, "1")
         // Its own process group: a terminal's Ctrl-C reaches only the
         // supervisor, which forwards one SIGTERM (a second signal would
         // make a process exit without draining).
         .process_group(0)
         .spawn()
-        .map_err(|e| Error::Server(format!("cannot start server process {index}: {e}")))
+        .with_context(|| format!("cannot start server process {index}"))
 }
 
-async fn run(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) -> Result<(), Error> {
-    let signal_error = |e: std::io::Error| Error::Server(format!("cannot install signal handlers: {e}"));
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+async fn run(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) -> Result<()> {
+    const SIGNALS: &str = "cannot install signal handlers";
+    let mut interrupt = signal(SignalKind::interrupt()).context(SIGNALS)?;
+    let mut terminate = signal(SignalKind::terminate()).context(SIGNALS)?;
     // SIGCHLD says a child exited: installed before the first spawn, so no
     // exit goes unseen. Signals of several exits may merge into one, so each
     // wakes a look at every child.
-    let mut exited = signal(SignalKind::child()).map_err(signal_error)?;
+    let mut exited = signal(SignalKind::child()).context(SIGNALS)?;
     let mut children = Vec::with_capacity(processes);
     for index in 0..processes {
         children.push(Process { child: spawn(index, &args)?, started: Instant::now(), quick_crashes: 0 });
@@ -79,9 +75,7 @@ async fn run(processes: usize, args: Vec<OsString>, shutdown_timeout: Duration) 
             let quick_crashes = if quick { process.quick_crashes + 1 } else { 0 };
             if quick_crashes >= MAX_QUICK_CRASHES {
                 stop_all(&mut children, &mut exited, shutdown_timeout).await;
-                return Err(Error::Server(format!(
-                    "server process {index} exited ({status}) {MAX_QUICK_CRASHES} times right after starting; giving up"
-                )));
+                bail!("server process {index} exited ({status}) {MAX_QUICK_CRASHES} times right after starting; giving up");
             }
             eprintln!("server process {index} (pid {}) exited ({status}); restarting it", process.child.id());
             if quick {

@@ -62,11 +62,15 @@ const inFlight = new Map();
 let handler = null;
 let onError = null;
 
+// Body kinds as op_http_body_kind gives them (BODY_* in ext/http/request.rs).
+const BODY_NONE = 0;
+const BODY_BUFFERED = 1;
+
 function requestBody(id) {
   switch (op_http_body_kind(id)) {
-    case 0:
+    case BODY_NONE:
       return null;
-    case 1:
+    case BODY_BUFFERED:
       return new InnerBody({ body: op_http_body_take(id), consumed: false });
     default:
       return new InnerBody(
@@ -87,11 +91,13 @@ function requestBody(id) {
 }
 
 // op_http_respond_text's Content-Type kinds (see mod.rs).
+// Content-Type kinds of op_http_respond_text (CONTENT_TYPE_* in ext/http/respond.rs).
 const CONTENT_TYPE_NONE = 0;
 const CONTENT_TYPE_TEXT = 1;
 const CONTENT_TYPE_OTHER = 2;
 
-// Methods by the code op_http_method_code gives; 0 is "ask by name".
+// Methods by the code op_http_method_code gives (METHOD_CODES in
+// ext/http/request.rs); 0 is "ask by name".
 const METHODS = [null, "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
 
 // deno_fetch's inner request, for a request held in Rust. deno_fetch's own
@@ -471,7 +477,7 @@ async function callWsgi(app, request) {
     throw new TypeError(
       "the request body was already read before reaching the WSGI app; a mounted app needs the whole body",
     );
-  } else if (op_http_body_kind(id) === 0 && request.body !== null) {
+  } else if (op_http_body_kind(id) === BODY_NONE && request.body !== null) {
     // A small body the server read whole and the Request already holds.
     body = new Uint8Array(await request.arrayBuffer());
   }

@@ -7,34 +7,60 @@
 //! back to JavaScript as status, headers and either the whole body or a
 //! token to read it by, so the router's middleware sees a normal Response.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use deno_core::{op2, v8, ByteString, JsBuffer, OpState, ToJsBuffer};
-use deno_error::JsErrorBox;
 use http::request::Parts;
 use http_body_util::BodyExt;
 use pyo3::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{queue_of, RequestBody};
+use super::{queue_of, HttpError};
+use crate::exchange::body::Body;
+use crate::exchange::queue::RequestBody;
+use crate::exchange::request_body::BodyLimit;
 use crate::python::bridge::Bridge;
 use crate::python::convert::ToPy;
-use crate::server::body::Body;
 use crate::wsgi::input::{self, Source};
-use crate::wsgi::App;
+use crate::wsgi::{App, ServerFacts};
+
+/// What mounted apps need from the server: the size of the WSGI thread
+/// pool, and the address they report as SERVER_NAME/SERVER_PORT. The
+/// server sets it once it has bound its socket.
+#[derive(Clone)]
+pub(crate) struct MountSettings {
+    pub(crate) threads: usize,
+    pub(crate) facts: ServerFacts,
+}
+
+impl Default for MountSettings {
+    /// For a runtime that mounts an app without serving (its requests come
+    /// from JavaScript): localhost:80, as for any app called before a server.
+    fn default() -> Self {
+        let facts = ServerFacts { host: "localhost".into(), port: 80, multiprocess: false };
+        MountSettings { threads: crate::wsgi::DEFAULT_THREADS, facts }
+    }
+}
+
+/// An app a script mounted; it is set up (with the settings in force then)
+/// on its first request, since `wsgi()` runs while the module loads, before
+/// the server has bound its socket.
+struct Mounted {
+    callable: Py<PyAny>,
+    prefix: Arc<str>,
+    app: OnceCell<Arc<App>>,
+}
 
 /// This isolate's mounted apps (by the index JS holds) and the response
 /// bodies JS is reading.
 #[derive(Default)]
 struct Mounts {
-    /// Each app with its prefix (SCRIPT_NAME).
-    apps: Vec<(Arc<App>, Arc<str>)>,
+    apps: Vec<Rc<Mounted>>,
     bodies: HashMap<u32, Body>,
     next_body: u32,
 }
@@ -46,7 +72,7 @@ fn mounts(state: &mut OpState) -> &mut Mounts {
     state.borrow_mut::<Mounts>()
 }
 
-/// Prepares `app` (a Python WSGI callable) to serve under `prefix` and
+/// Keeps `app` (a Python WSGI callable) to serve under `prefix` and
 /// returns the index JS calls it by.
 #[op2(fast)]
 #[smi]
@@ -54,26 +80,43 @@ pub(super) fn op_http_wsgi_mount(
     scope: &mut v8::PinScope<'_, '_>,
     app: v8::Local<'_, v8::Value>,
     #[string] prefix: String,
-) -> Result<u32, JsErrorBox> {
+) -> Result<u32, HttpError> {
     let bridge = Bridge::from_isolate(scope);
     let callable = Python::attach(|py| {
         let object = ToPy::new(py, &bridge)
             .convert(scope, app)
-            .map_err(|e| JsErrorBox::type_error(e.describe("wsgi(app)")))?;
+            .map_err(|e| HttpError::WsgiUsage(e.describe("wsgi(app)")))?;
         if !object.is_callable() {
-            return Err(JsErrorBox::type_error(
+            return Err(HttpError::WsgiUsage(
                 "wsgi(app): app must be a Python WSGI application (e.g. `import { app } from \"./app.py\"` \
-                 for a Flask app named app)",
+                 for a Flask app named app)"
+                    .into(),
             ));
         }
-        let facts = crate::server::server_facts();
-        App::new(py, object.unbind(), &facts).map_err(|e| JsErrorBox::type_error(e.to_string()))
+        Ok(object.unbind())
     })?;
     let state = deno_core::JsRuntime::op_state_from(scope);
     let mut state = state.borrow_mut();
     let mounts = mounts(&mut state);
-    mounts.apps.push((Arc::new(callable), Arc::from(prefix)));
+    mounts.apps.push(Rc::new(Mounted { callable, prefix: Arc::from(prefix), app: OnceCell::new() }));
     Ok((mounts.apps.len() - 1) as u32)
+}
+
+/// The mounted app `index`, set up on first use.
+fn mounted_app(state: &mut OpState, index: u32) -> Result<(Arc<App>, Arc<str>), HttpError> {
+    let settings = state.try_borrow::<MountSettings>().cloned().unwrap_or_default();
+    let mounted = mounts(state)
+        .apps
+        .get(index as usize)
+        .cloned()
+        .ok_or_else(|| HttpError::Wsgi(format!("no WSGI app is mounted with index {index}")))?;
+    if let Some(app) = mounted.app.get() {
+        return Ok((app.clone(), mounted.prefix.clone()));
+    }
+    let app = Python::attach(|py| App::new(py, mounted.callable.clone_ref(py), &settings.facts, settings.threads))
+        .map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
+    let app = mounted.app.get_or_init(|| Arc::new(app)).clone();
+    Ok((app, mounted.prefix.clone()))
 }
 
 /// The head of a request that did not come from this server
@@ -103,25 +146,30 @@ pub(super) async fn op_http_wsgi_call(
     #[smi] app: u32,
     #[serde] head: Option<Head>,
     #[buffer] body: Option<JsBuffer>,
-) -> Result<Answer, JsErrorBox> {
-    let mounted = mounts(&mut state.borrow_mut()).apps.get(app as usize).cloned();
-    let Some((app, prefix)) = mounted else {
-        return Err(JsErrorBox::generic(format!("no WSGI app is mounted with index {app}")));
-    };
-    let too_large = Arc::new(AtomicBool::new(false));
+) -> Result<Answer, HttpError> {
+    let (app, script_name) = mounted_app(&mut state.borrow_mut(), app)?;
     // A body JS passes (one it already held) replaces the server's.
     let given = body.map(|b| Source::Whole(Bytes::from(b.to_vec())));
-    let (parts, source, remote, limit) = match head {
+    let request = match head {
         None => {
-            let (parts, source, remote, limit) = take_request(&state.borrow(), id, &too_large)?;
-            (parts, given.unwrap_or(source), remote, limit)
+            let mut request = take_request(&state.borrow(), id, script_name)?;
+            if let Some(given) = given {
+                request.body = given;
+            }
+            request
         }
-        Some(head) => (parts_of(head)?, given.unwrap_or(Source::None), SocketAddr::from(([0, 0, 0, 0], 0)), u64::MAX),
+        Some(head) => crate::wsgi::Request {
+            parts: parts_of(head)?,
+            body: given.unwrap_or(Source::None),
+            remote: SocketAddr::from(([0, 0, 0, 0], 0)),
+            script_name,
+            limit: BodyLimit::none(),
+        },
     };
     let response = app
-        .submit(parts, source, remote, prefix, too_large, limit)
+        .submit(request)
         .await
-        .map_err(|_| JsErrorBox::generic("the WSGI call ended without a response"))?;
+        .map_err(|_| HttpError::Wsgi("the WSGI call ended without a response".into()))?;
     let (head, body) = response.into_parts();
     let headers = head
         .headers
@@ -141,33 +189,32 @@ pub(super) async fn op_http_wsgi_call(
     Ok(Answer { status: head.status.as_u16(), headers, body, stream })
 }
 
-/// The head, body, peer and body limit of in-flight request `id`; the
-/// body is handed over as it is (streamed when the server streams it).
-fn take_request(
-    state: &OpState,
-    id: u32,
-    too_large: &Arc<AtomicBool>,
-) -> Result<(Parts, Source, SocketAddr, u64), JsErrorBox> {
+/// In-flight request `id` of this server as a WSGI request; the body is
+/// handed over as it is (streamed when the server streams it).
+fn take_request(state: &OpState, id: u32, script_name: Arc<str>) -> Result<crate::wsgi::Request, HttpError> {
     let (parts, body, remote) = queue_of(state)?.with(id, |r| (r.parts.clone(), r.body.take(), r.remote))?;
-    let (source, limit) = match body {
-        None | Some(RequestBody::None) => (Source::None, u64::MAX),
-        Some(RequestBody::Buffered(bytes)) => (Source::Whole(bytes), u64::MAX),
-        Some(RequestBody::Streaming { body, read: 0, limit }) => {
-            (input::stream(body, limit, too_large.clone()), limit)
+    let (body, limit) = match body {
+        None | Some(RequestBody::None) => (Source::None, BodyLimit::none()),
+        Some(RequestBody::Buffered(bytes)) => (Source::Whole(bytes), BodyLimit::none()),
+        Some(RequestBody::Streaming(streamed)) if streamed.untouched() => {
+            let limit = streamed.limit().clone();
+            (input::stream(streamed), limit)
         }
-        Some(RequestBody::Streaming { .. }) => {
-            return Err(JsErrorBox::generic(
+        Some(RequestBody::Streaming(_)) => {
+            return Err(HttpError::Wsgi(
                 "the request body was partly read before reaching the WSGI app; \
-                 a mounted app needs the whole body (do not read it in middleware)",
+                 a mounted app needs the whole body (do not read it in middleware)"
+                    .into(),
             ))
         }
     };
-    Ok((parts, source, remote, limit))
+    Ok(crate::wsgi::Request { parts, body, remote, script_name, limit })
 }
 
-fn parts_of(Head(method, url, headers): Head) -> Result<Parts, JsErrorBox> {
-    let bad = |e: http::Error| JsErrorBox::type_error(format!("wsgi(): cannot pass this request on: {e}"));
-    let url = deno_core::url::Url::parse(&url).map_err(|e| JsErrorBox::type_error(format!("wsgi(): bad request URL {url:?}: {e}")))?;
+fn parts_of(Head(method, url, headers): Head) -> Result<Parts, HttpError> {
+    let bad = |e: http::Error| HttpError::WsgiUsage(format!("wsgi(): cannot pass this request on: {e}"));
+    let url = deno_core::url::Url::parse(&url)
+        .map_err(|e| HttpError::WsgiUsage(format!("wsgi(): bad request URL {url:?}: {e}")))?;
     let mut target = url.path().to_string();
     if let Some(query) = url.query() {
         target.push('?');
@@ -186,14 +233,14 @@ fn parts_of(Head(method, url, headers): Head) -> Result<Parts, JsErrorBox> {
 pub(super) async fn op_http_wsgi_read(
     state: Rc<RefCell<OpState>>,
     #[smi] token: u32,
-) -> Result<Option<ToJsBuffer>, JsErrorBox> {
+) -> Result<Option<ToJsBuffer>, HttpError> {
     let Some(mut body) = mounts(&mut state.borrow_mut()).bodies.remove(&token) else {
         return Ok(None);
     };
     loop {
         match body.frame().await {
             None => return Ok(None),
-            Some(Err(e)) => return Err(JsErrorBox::generic(format!("the WSGI app failed while sending its body: {e}"))),
+            Some(Err(e)) => return Err(HttpError::Wsgi(format!("the WSGI app failed while sending its body: {e}"))),
             Some(Ok(frame)) => {
                 let Ok(data) = frame.into_data() else { continue };
                 mounts(&mut state.borrow_mut()).bodies.insert(token, body);

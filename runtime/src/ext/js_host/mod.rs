@@ -1,22 +1,14 @@
-//! The JS host: the isolate that runs the modules Python requires
-//! (`tandem.js.require`), one per process, on a thread of its own that
-//! starts on the first require.
+//! The `tandem_js_host` extension: the JS loop of the module host
+//! (crate::module_host), the isolate that runs the modules Python requires.
 //!
-//! Python threads hand it [`Job`]s over a channel and wait with the GIL
-//! released, so any number of them (WSGI request threads, server isolates
-//! running Python) can call in at once. The isolate's JS loop
-//! (`01_js_host.js`) takes each job, runs it (awaiting a Promise), and
-//! answers through `op_js_host_reply` or `op_js_host_fail`, which convert
-//! the outcome to Python on this thread.
-//!
-//! Modules required here are instances of their own: a server's isolates
-//! that import the same file each have theirs.
+//! The loop (`01_js_host.js`) takes each job Python sent, runs it (awaiting
+//! a Promise), and answers through `op_js_host_reply` or `op_js_host_fail`,
+//! which convert the outcome to Python on this thread.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::rc::Rc;
-use std::sync::OnceLock;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -24,124 +16,26 @@ use deno_core::{ascii_str_include, op2, v8, ExtensionFileSource, JsRuntime, OpSt
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::python::bridge::Bridge;
 use crate::python::convert::{ToJs, ToPy};
 use crate::python::js_function::{self, js_error_to_py};
-use crate::python::remote::FunctionTable;
-use crate::runtime::{Runtime, RuntimeOptions};
-
-/// What Python asks of the host.
-pub(crate) enum Job {
-    /// Evaluate the module at this `file:` URL; answer with its exports.
-    Require { url: String },
-    /// Call a function of the host's [`FunctionTable`].
-    Call { function: u32, args: Py<PyTuple> },
-}
+use crate::python::remote::{FunctionTable, Job};
 
 type Reply = PyResult<Py<PyAny>>;
 
-struct Call {
-    job: Job,
-    reply: crossbeam_channel::Sender<Reply>,
+/// A job and where its answer goes.
+pub(crate) struct Call {
+    pub(crate) job: Job,
+    pub(crate) reply: crossbeam_channel::Sender<Reply>,
 }
 
-enum Message {
+/// What Python threads send the host.
+pub(crate) enum Message {
     Call(Call),
     /// Python dropped its last reference to a function.
     Release(u32),
-}
-
-/// The sending end, shared by every Python thread.
-struct Host {
-    tx: UnboundedSender<Message>,
-}
-
-static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
-
-thread_local! {
-    static ON_HOST: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether this is the host's own thread (where waiting for the host would
-/// wait forever).
-pub(crate) fn on_host_thread() -> bool {
-    ON_HOST.with(Cell::get)
-}
-
-/// Runs `job` on the host (starting it if need be) and waits for the
-/// answer with the GIL released.
-pub(crate) fn request(py: Python<'_>, job: Job) -> PyResult<Py<PyAny>> {
-    py.detach(move || {
-        let host = HOST.get_or_init(start).as_ref().map_err(|e| PyRuntimeError::new_err(e.clone()))?;
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        host.tx
-            .send(Message::Call(Call { job, reply }))
-            .map_err(|_| stopped())?;
-        crate::spin::recv(&answer).map_err(|_| stopped())?
-    })
-}
-
-fn stopped() -> PyErr {
-    PyRuntimeError::new_err("the JavaScript module host has stopped (see the error printed before)")
-}
-
-/// Lets the host drop a function Python no longer holds.
-pub(crate) fn release(function: u32) {
-    if let Some(Ok(host)) = HOST.get() {
-        let _ = host.tx.send(Message::Release(function));
-    }
-}
-
-/// Starts the host thread and waits until its isolate is ready.
-fn start() -> Result<Host, String> {
-    let (tx, rx) = unbounded_channel();
-    let (ready, started) = std::sync::mpsc::sync_channel(1);
-    std::thread::Builder::new()
-        .name("tandem-js-host".into())
-        .spawn(move || {
-            ON_HOST.with(|h| h.set(true));
-            let runtime = Runtime::new(RuntimeOptions {
-                extensions: vec![extension(rx)],
-                ..Default::default()
-            });
-            match runtime {
-                Ok(runtime) => {
-                    let _ = ready.send(Ok(()));
-                    serve(runtime);
-                }
-                Err(e) => {
-                    let _ = ready.send(Err(format!("cannot start the JavaScript module host: {e}")));
-                }
-            }
-        })
-        .map_err(|e| format!("cannot start the JavaScript module host thread: {e}"))?;
-    started
-        .recv()
-        .map_err(|_| "the JavaScript module host thread ended while starting".to_string())??;
-    Ok(Host { tx })
-}
-
-/// Runs the JS loop for the life of the process. An error that reaches the
-/// event loop (a module's unhandled rejection) is reported and the loop
-/// goes on, so one module's mistake does not stop every other call.
-fn serve(mut runtime: Runtime) {
-    let (js, tokio) = runtime.parts();
-    // The loop's first op may have to wait, which spawns onto the event
-    // loop: that needs the tokio context even outside `block_on`.
-    let _context = tokio.enter();
-    let started = js.execute_script("<tandem js host>", "globalThis[Symbol.for(\"tandem.jsHost\")]()");
-    if let Err(e) = started {
-        eprintln!("tandem: the JavaScript module host failed to start: {e}");
-        return;
-    }
-    loop {
-        match tokio.block_on(js.run_event_loop(Default::default())) {
-            Ok(()) => return,
-            Err(e) => eprintln!("tandem: uncaught error in a module required from Python: {e}"),
-        }
-    }
 }
 
 deno_core::extension!(
@@ -159,16 +53,13 @@ deno_core::extension!(
     },
 );
 
-/// See the engineering notes: sources are embedded, not read at run time.
 static ESM: [ExtensionFileSource; 1] = [ExtensionFileSource::new(
     "ext:tandem_js_host/01_js_host.js",
     ascii_str_include!("01_js_host.js"),
 )];
 
-fn extension(rx: UnboundedReceiver<Message>) -> deno_core::Extension {
-    let mut ext = tandem_js_host::init(rx);
-    ext.esm_files = std::borrow::Cow::Borrowed(&ESM);
-    ext
+pub(crate) fn extension(rx: UnboundedReceiver<Message>) -> deno_core::Extension {
+    super::with_embedded_esm(tandem_js_host::init(rx), &ESM)
 }
 
 /// The host's side of the channel, and the calls its JS is running.

@@ -221,18 +221,25 @@ function awaitCoroutine(id) {
   return op_py_await(id).then(check);
 }
 
-// kind: 0 object, 1 function, 2 other callable, 3 coroutine, 4 batched
-// function (see WrapKind); extra: the batcher's index for kind 4.
+// Wrap kinds, as python/bridge.rs's WrapKind numbers them.
+const WRAP_OBJECT = 0;
+const WRAP_FUNCTION = 1;
+const WRAP_CALLABLE = 2;
+const WRAP_AWAITABLE = 3;
+const WRAP_BATCHED = 4;
+
+// extra: the batcher's index for WRAP_BATCHED.
 function wrap(id, kind, extra) {
   switch (kind) {
-    case 4:
+    case WRAP_BATCHED:
       return makeBatched(id, extra);
-    case 1:
+    case WRAP_FUNCTION:
       return makeFunction(id);
-    case 2:
+    case WRAP_CALLABLE:
       return makeProxy(id, true);
-    case 3:
+    case WRAP_AWAITABLE:
       return awaitCoroutine(id);
+    case WRAP_OBJECT:
     default:
       return makeProxy(id, false);
   }

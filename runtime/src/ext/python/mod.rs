@@ -6,7 +6,6 @@
 //! That keeps exception construction (PythonError, rethrowing the original
 //! JS value of a callback's error) in JavaScript and off the fast path.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -16,7 +15,7 @@ use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::server::metrics::{CallMetrics, Metrics};
+use crate::metrics::{CallMetrics, Metrics};
 use crate::python::bridge::{Bridge, PendingError, WrapKind};
 use crate::python::convert::{ToJs, ToPy};
 use crate::python::detached::Detached;
@@ -59,9 +58,7 @@ static ESM: [ExtensionFileSource; 1] = [ExtensionFileSource::new(
 )];
 
 pub(crate) fn extension() -> deno_core::Extension {
-    let mut ext = tandem_python::init();
-    ext.esm_files = Cow::Borrowed(&ESM);
-    ext
+    super::with_embedded_esm(tandem_python::init(), &ESM)
 }
 
 /// Called once by the glue: hands Rust the proxy factory and the sentinels.
@@ -469,7 +466,7 @@ fn op_py_load_module<'s>(
     #[string] specifier: &str,
 ) -> v8::Local<'s, v8::Value> {
     with_python(scope, |py, scope, bridge| {
-        let loaded = crate::module_loader::import_python_specifier(py, specifier)
+        let loaded = python_mod::import_specifier(py, specifier)
             .and_then(|m| Ok((python_mod::module_exports(&m)?, m)));
         let (exports, module) = match loaded {
             Ok(v) => v,

@@ -2,7 +2,6 @@
 //! script arguments, environment variables, `exit`, and the functions an
 //! embedding Rust program registers (`Tandem.host.call`).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -45,9 +44,7 @@ static ESM: [ExtensionFileSource; 2] = [
 ];
 
 pub(crate) fn extension(info: RuntimeInfo) -> deno_core::Extension {
-    let mut ext = tandem_runtime::init(info);
-    ext.esm_files = Cow::Borrowed(&ESM);
-    ext
+    super::with_embedded_esm(tandem_runtime::init(info), &ESM)
 }
 
 #[op2]

@@ -3,7 +3,6 @@
 //! on `globalThis`: URL, Request/Response/Headers, fetch, streams, text
 //! encoding, timers, AbortController, structuredClone, performance.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use deno_core::{ascii_str_include, Extension, ExtensionFileSource, ExtensionFileSourceCode};
@@ -29,8 +28,7 @@ include!(concat!(env!("OUT_DIR"), "/deno_ext_sources.rs"));
 
 /// The Deno extensions and our bootstrap, in dependency order.
 pub(crate) fn extensions() -> Vec<Extension> {
-    let mut bootstrap = tandem_web::init();
-    bootstrap.esm_files = Cow::Borrowed(&ESM);
+    let bootstrap = super::with_embedded_esm(tandem_web::init(), &ESM);
     let mut extensions = vec![
         deno_webidl::deno_webidl::init(),
         deno_web::deno_web::init(deno_web::BlobStore::default_arc(), None, false, Default::default()),

@@ -1,0 +1,31 @@
+//! What the server serves. Each kind of app supplies the server core
+//! (crate::server) with a [`Worker`](crate::server::Worker) per worker
+//! thread and the dispatch that answers requests there:
+//!
+//! - [`script`]: a TypeScript/JavaScript program, one isolate per worker;
+//! - [`wsgi`]: a Python WSGI app at the root (`tandem run --wsgi`).
+//!
+//! Both take request bodies, the handler deadline and the server's own
+//! error answers from crate::exchange, so they answer alike.
+
+pub(crate) mod script;
+pub(crate) mod wsgi;
+
+use std::net::SocketAddr;
+
+use crate::server::ServerOptions;
+use crate::wsgi::ServerFacts;
+
+/// The port of a script's server when neither the command line, the
+/// script nor `$PORT` names one.
+const DEFAULT_PORT: u16 = 3000;
+
+/// The port of `tandem run --wsgi` when neither the command line nor
+/// `$PORT` names one (Flask's).
+const DEFAULT_WSGI_PORT: u16 = 5000;
+
+/// What WSGI apps (served or mounted) report as SERVER_NAME, SERVER_PORT
+/// and wsgi.multiprocess.
+fn server_facts(address: SocketAddr, options: &ServerOptions) -> ServerFacts {
+    ServerFacts { host: address.ip().to_string(), port: address.port(), multiprocess: options.reuse_port }
+}

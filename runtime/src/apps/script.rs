@@ -1,0 +1,146 @@
+//! Serving a TypeScript/JavaScript program: every worker thread builds an
+//! isolate that loads the main module, and its dispatch queues each request
+//! for that isolate (crate::exchange::queue) and awaits the reply.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use tokio::sync::oneshot;
+
+use super::{server_facts, DEFAULT_PORT};
+use crate::error::Error;
+use crate::exchange::answer;
+use crate::exchange::body::Body;
+use crate::exchange::queue::{InFlight, RequestBody, RequestQueue};
+use crate::exchange::request_body::{self, Arrival, BodyLimit};
+use crate::ext::http::MountSettings;
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::server::{self, Dispatch, Listener, Requested, ServerOptions, Worker};
+
+/// Runs `main` as a program. If it serves HTTP (a default export with
+/// `fetch`, or a `serve()` call), starts the server with `options.workers`
+/// isolates, each built from `make_options()` and loading `main`, and
+/// returns after a graceful shutdown; otherwise runs its event loop to the
+/// end.
+pub fn run_program<F>(main: &Path, make_options: F, options: ServerOptions) -> Result<(), Error>
+where
+    F: Fn() -> RuntimeOptions + Send + Sync + 'static,
+{
+    let mut runtime = Runtime::new(make_options())?;
+    let module = runtime.load_module(main)?;
+    let Some(request) = runtime.take_serve_request(&module)? else {
+        return runtime.run_event_loop();
+    };
+    let requested = Requested { port: request.port, host: request.hostname };
+    let listener = Listener::bind(&options, &requested, DEFAULT_PORT)?;
+    let mounts = MountSettings { threads: options.wsgi_threads, facts: server_facts(listener.address(), &options) };
+    runtime.set_mount_settings(mounts.clone());
+    let options = Arc::new(options);
+    let first = ScriptWorker::new(runtime, options.clone())?;
+    let main = main.to_path_buf();
+    let worker_options = options.clone();
+    let make = move |index: usize| {
+        let mut runtime = Runtime::new(make_options())?;
+        runtime.set_mount_settings(mounts.clone());
+        let module = runtime.load_module(&main)?;
+        if runtime.take_serve_request(&module)?.is_none() {
+            return Err(Error::Server(format!(
+                "worker {index}: loading {} again did not serve (serve() must run at module load)",
+                main.display()
+            )));
+        }
+        ScriptWorker::new(runtime, worker_options.clone())
+    };
+    server::serve(listener, first, make, options)
+}
+
+/// A worker thread's isolate, which has loaded the main module.
+struct ScriptWorker {
+    runtime: Runtime,
+    queue: Rc<RequestQueue>,
+    options: Arc<ServerOptions>,
+}
+
+impl ScriptWorker {
+    fn new(runtime: Runtime, options: Arc<ServerOptions>) -> Result<Self, Error> {
+        let queue = runtime.http_queue().ok_or_else(|| Error::Server("serve() was not called".into()))?;
+        Ok(ScriptWorker { runtime, queue, options })
+    }
+}
+
+impl Worker for ScriptWorker {
+    type Dispatch = Isolate;
+
+    fn dispatch(&self) -> Isolate {
+        Isolate { queue: self.queue.clone(), options: self.options.clone() }
+    }
+
+    /// hyper's connection tasks and the isolate's event loop run side by
+    /// side on the isolate's current-thread runtime.
+    fn run(mut self, connections: impl std::future::Future<Output = ()>) -> Result<(), Error> {
+        let queue = self.queue;
+        let (js, tokio) = self.runtime.parts();
+        let local = tokio::task::LocalSet::new();
+        tokio.block_on(local.run_until(async move {
+            tokio::select! {
+                result = js.run_event_loop(Default::default()) => match result {
+                    Ok(()) => Err(Error::Server("the isolate's serve loop ended while the server was running".into())),
+                    Err(e) => Err(Error::from(e)),
+                },
+                () = connections => {
+                    queue.close();
+                    Ok(())
+                }
+            }
+        }))
+    }
+}
+
+/// A worker's isolate, as the server's [`Dispatch`].
+struct Isolate {
+    queue: Rc<RequestQueue>,
+    options: Arc<ServerOptions>,
+}
+
+impl Dispatch for Isolate {
+    /// Hands the request to the isolate and awaits its reply, under the
+    /// body limit and the handler deadline.
+    async fn dispatch(&self, request: Request<Incoming>, remote: SocketAddr) -> (Option<String>, Response<Body>) {
+        let (parts, incoming) = request.into_parts();
+        let limit = BodyLimit::new(self.options.max_body_bytes);
+        let body = match request_body::receive(&parts.headers, incoming, &limit).await {
+            Ok(Arrival::Empty) => RequestBody::None,
+            Ok(Arrival::Whole(bytes)) => RequestBody::Buffered(bytes),
+            Ok(Arrival::Stream(streamed)) => RequestBody::Streaming(streamed),
+            Err(response) => return (None, response),
+        };
+        let (reply, replied) = oneshot::channel();
+        let id = self.queue.push(InFlight::new(parts, body, remote, reply));
+        let _guard = InFlightGuard { queue: &self.queue, id };
+        match answer::within(self.options.handler_timeout, replied).await {
+            Ok(reply) if limit.exceeded() => (reply.route, limit.refusal()),
+            Ok(reply) => (reply.route, reply.response),
+            Err(response) => (None, response),
+        }
+    }
+}
+
+/// Forgets a request whose reply the server no longer waits for (the
+/// client went away, so hyper dropped the dispatch future, or the deadline
+/// passed) and lets the isolate abort its `request.signal`.
+struct InFlightGuard<'a> {
+    queue: &'a RequestQueue,
+    id: u32,
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.queue.is_pending(self.id) {
+            self.queue.abort(self.id);
+        }
+    }
+}

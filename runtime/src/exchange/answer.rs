@@ -1,0 +1,67 @@
+//! The answers the server gives itself, in one wording for every kind of
+//! app: JSON errors, 413 for a body over the limit, and the deadline on an
+//! app's reply (503 when it passes, 500 when the reply is dropped).
+
+use std::time::Duration;
+
+use http::{HeaderValue, Response, StatusCode};
+use tokio::sync::oneshot;
+
+use super::body::Body;
+
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// `{"error": message}` with `status`: how the server itself answers what
+/// it refuses.
+pub(crate) fn error_response(status: StatusCode, message: &str) -> Response<Body> {
+    json_response(status, serde_json::json!({ "error": message }).to_string())
+}
+
+/// The 413 answer to a body over `limit` bytes.
+pub(crate) fn body_too_large(limit: u64) -> Response<Body> {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the request body is larger than the server's limit of {limit} bytes (see --max-body-size)"),
+    )
+}
+
+/// Awaits an app's reply for at most `deadline`. The error is the answer
+/// the client gets instead: 503 after the deadline, 500 if the app dropped
+/// the request without replying.
+pub(crate) async fn within<T>(deadline: Duration, reply: oneshot::Receiver<T>) -> Result<T, Response<Body>> {
+    match tokio::time::timeout(deadline, reply).await {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(_)) => Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, "the request was dropped without a response")),
+        Err(_) => Err(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("the handler did not answer within {} s (see --handler-timeout)", deadline.as_secs_f64()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_reply_after_the_deadline_is_a_503() {
+        let (_keep, reply) = oneshot::channel::<()>();
+        let answer = within(Duration::from_millis(20), reply).await.unwrap_err();
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_dropped_reply_is_a_500_and_a_sent_one_comes_through() {
+        let (tx, reply) = oneshot::channel::<u8>();
+        drop(tx);
+        assert_eq!(within(Duration::from_secs(2), reply).await.unwrap_err().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let (tx, reply) = oneshot::channel::<u8>();
+        tx.send(7).unwrap();
+        assert_eq!(within(Duration::from_secs(2), reply).await.ok(), Some(7));
+    }
+}

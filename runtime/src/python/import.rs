@@ -1,0 +1,114 @@
+//! Importing the Python modules a program names: files (`./model.py`,
+//! imported once per process under their plain name) and installed
+//! modules (`python:sklearn.cluster`), and the names an ES import of one
+//! exports.
+
+use std::path::{Path, PathBuf};
+
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+
+use super::add_sys_path;
+
+/// Imports the Python module for `specifier` (`file:` path or `python:` name).
+pub(crate) fn import_specifier<'py>(
+    py: Python<'py>,
+    specifier: &str,
+) -> PyResult<Bound<'py, PyModule>> {
+    if let Some(name) = specifier.strip_prefix("python:") {
+        return import_package(py, name);
+    }
+    let path = deno_core::url::Url::parse(specifier)
+        .ok()
+        .and_then(|s| s.to_file_path().ok())
+        .unwrap_or_else(|| PathBuf::from(specifier));
+    import_file(py, &path)
+}
+
+/// Imports the Python file at `path` once per process.
+///
+/// The file's folder goes on `sys.path` so it can import its siblings, and
+/// the module is imported under its plain name, so `import ml_service` from
+/// another Python file yields the very same module object. If that name is
+/// already taken by another file, the module is loaded under a name derived
+/// from its path instead.
+pub(crate) fn import_file<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, PyModule>> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    add_sys_path(py, dir)?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let importlib = py.import("importlib")?;
+    let sys_modules = py.import("sys")?.getattr("modules")?;
+    if let Ok(existing) = sys_modules.get_item(&stem) {
+        if module_file_is(&existing, path)? {
+            return Ok(existing.cast_into::<PyModule>()?);
+        }
+        return import_by_location(py, path);
+    }
+    let module = importlib.call_method1("import_module", (&stem,))?;
+    if module_file_is(&module, path)? {
+        Ok(module.cast_into::<PyModule>()?)
+    } else {
+        import_by_location(py, path)
+    }
+}
+
+fn module_file_is(module: &Bound<'_, PyAny>, path: &Path) -> PyResult<bool> {
+    let Ok(file) = module.getattr("__file__") else {
+        return Ok(false);
+    };
+    if file.is_none() {
+        return Ok(false);
+    }
+    let file: PathBuf = file.extract::<String>()?.into();
+    Ok(same_file(&file, path))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Loads a file whose plain module name is taken, under a unique name.
+fn import_by_location<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, PyModule>> {
+    let name = format!(
+        "_tandem_file_{}",
+        path.to_string_lossy()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
+    );
+    let sys_modules = py.import("sys")?.getattr("modules")?;
+    if let Ok(existing) = sys_modules.get_item(&name) {
+        return Ok(existing.cast_into::<PyModule>()?);
+    }
+    let util = py.import("importlib.util")?;
+    let spec = util.call_method1("spec_from_file_location", (&name, path.to_string_lossy().as_ref()))?;
+    let module = util.call_method1("module_from_spec", (&spec,))?;
+    sys_modules.set_item(&name, &module)?;
+    if let Err(e) = spec.getattr("loader")?.call_method1("exec_module", (&module,)) {
+        sys_modules.del_item(&name)?;
+        return Err(e);
+    }
+    Ok(module.cast_into::<PyModule>()?)
+}
+
+/// Imports an installed module by dotted name (`python:sklearn.linear_model`).
+pub(crate) fn import_package<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyModule>> {
+    py.import("importlib")?
+        .call_method1("import_module", (name,))?
+        .cast_into::<PyModule>()
+        .map_err(Into::into)
+}
+
+/// The `(name, value)` pairs an ES import of `module` exports.
+pub(crate) fn module_exports<'py>(
+    module: &Bound<'py, PyModule>,
+) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+    let helper = module.py().import("tandem")?;
+    helper.call_method1("_exports", (module,))?.extract()
+}
