@@ -39,20 +39,11 @@ declare -A LOAD=(
 )
 ROWS=(http wsgi-c1 wsgi-c64 ml)
 
-wait_up() {
-  for _ in $(seq 1 300); do
-    curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && return 0
-    sleep 0.1
-  done
-  echo "error: $1 did not come up on port $PORT" >&2
-  return 1
-}
-
 # one BINARY ROW: starts the server, warms up, measures; prints req/s.
 one() {
   setsid "$1" ${SERVER[$2]} >/dev/null 2>&1 &
   local pid=$!
-  wait_up "$1"
+  wait_for "http://127.0.0.1:$PORT/health" "$1"
   wrk -d2s ${LOAD[$2]} >/dev/null
   measure -d"$DURATION" ${LOAD[$2]}
   stop "$pid"
@@ -76,11 +67,10 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 echo
 printf '%-9s %12s %12s %8s\n' row "A median" "B median" "B/A"
 for row in "${ROWS[@]}"; do
-  a=$(median <<<"${RUNS[$row,A]}")
-  b=$(median <<<"${RUNS[$row,B]}")
+  a=$(tr ' ' '\n' <<<"${RUNS[$row,A]}" | grep -v '^$' | median)
+  b=$(tr ' ' '\n' <<<"${RUNS[$row,B]}" | grep -v '^$' | median)
   printf '%-9s %12.0f %12.0f %8.2f\n' "$row" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN {print (a > 0) ? b / a : 0}')"
 done

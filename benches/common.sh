@@ -27,6 +27,20 @@ row_note() {
   [ -z "$INVALID" ] || printf 'INVALID (%s), left out' "$INVALID"
 }
 
+# wait_for URL NAME: waits up to 30 s until URL answers 2xx; fails naming NAME.
+wait_for() {
+  for _ in $(seq 1 300); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "error: $2 did not come up ($1)" >&2
+  return 1
+}
+
+# median: the median of the numbers on stdin, one a line (the lower middle
+# one for an even count).
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
 # stop PID: ends a server started with setsid (its whole process group),
 # TERM first, KILL after 5 s.
 stop() {

@@ -48,16 +48,6 @@ declare -A COMMANDS=(
 cp benches/http/hello_fastify.mjs "$PEERS/hello_fastify.mjs"
 ORDER=(tandem deno node fastify)
 
-wait_up() {
-  for _ in $(seq 1 200); do
-    if curl -sf "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then return 0; fi
-    sleep 0.05
-  done
-  echo "error: server did not come up: $1" >&2
-  return 1
-}
-
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A RPS P99
 echo "machine: $(nproc) cores, $(uname -sr), $(date -u +%F); wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $ROUNDS rounds"
@@ -68,7 +58,7 @@ for name in "${ORDER[@]}"; do
   for round in $(seq 1 "$ROUNDS"); do
     PORT=$PORT setsid ${COMMANDS[$name]} >/dev/null 2>&1 &
     pid=$!
-    wait_up "$name"
+    wait_for "http://127.0.0.1:$PORT/" "$name"
     # A short warm-up (JIT, connection set-up), then the measured run.
     wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORT/" >/dev/null
     measure -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "http://127.0.0.1:$PORT/"

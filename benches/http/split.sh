@@ -16,18 +16,12 @@ source benches/common.sh
 [ -x target/release/tandem ] || cargo build --release -p tandem
 export VIRTUAL_ENV=$PWD/.venv
 
-wait_up() {
-  for _ in $(seq 1 300); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && return 0; sleep 0.1; done
-  echo "error: the server did not come up ($1)" >&2
-  return 1
-}
-
 echo "machine: $(nproc) cores, $(uname -sr), $(date -u +%F); wrk -t2 -c50 -d$DURATION after a 2 s warm-up"
 printf '%-28s %-8s %10s %9s\n' configuration route "req/s" "p99 ms"
 for config in "--workers 1" "--workers 2" "--processes 2 --workers 1"; do
   setsid target/release/tandem run --port "$PORT" $config benches/http/split_app.ts >/dev/null 2>&1 &
   pid=$!
-  wait_up "$config"
+  wait_for "http://127.0.0.1:$PORT/" "$config"
   for route in / /python; do
     wrk -t2 -c50 -d2s "http://127.0.0.1:$PORT$route" >/dev/null
     measure -t2 -c50 -d"$DURATION" "http://127.0.0.1:$PORT$route"

@@ -41,15 +41,6 @@ command_for() {
 }
 read -ra ORDER <<<"${SERVERS:-tandem tandem-mounted gunicorn-sync gunicorn-gthread granian}"
 
-wait_up() {
-  for _ in $(seq 1 300); do
-    curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && return 0
-    sleep 0.1
-  done
-  echo "error: $1 did not come up on port $PORT" >&2
-  return 1
-}
-
 echo "machine: $(nproc) cores, $(uname -sr), $(date -u +%F); wrk $DURATION per row after a 2 s warm-up"
 printf '%-17s %5s %-6s %5s %10s %9s\n' server procs route conns "req/s" "p99 ms"
 declare -A RESULT
@@ -57,7 +48,7 @@ for processes in $PROCESS_COUNTS; do
   for name in "${ORDER[@]}"; do
     setsid $(command_for "$name" "$processes") >/dev/null 2>&1 &
     pid=$!
-    wait_up "$name"
+    wait_for "http://127.0.0.1:$PORT/" "$name"
     for route in / /json; do
       for c in $CONNECTIONS; do
         threads=$((c < 2 ? 1 : 2))

@@ -1,6 +1,7 @@
 //! The answers the server gives itself, in one wording for every kind of
-//! app: JSON errors, 413 for a body over the limit, and the deadline on an
-//! app's reply (503 when it passes, 500 when the reply is dropped).
+//! app: JSON errors, and the deadline on an app's reply (503 when it
+//! passes, 500 when the reply is dropped). The 413 for a body over the
+//! limit is `BodyLimit::refusal` (request_body.rs).
 
 use std::time::Duration;
 
@@ -20,14 +21,6 @@ pub(crate) fn json_response(status: StatusCode, body: String) -> Response<Body> 
 /// it refuses.
 pub(crate) fn error_response(status: StatusCode, message: &str) -> Response<Body> {
     json_response(status, serde_json::json!({ "error": message }).to_string())
-}
-
-/// The 413 answer to a body over `limit` bytes.
-pub(crate) fn body_too_large(limit: u64) -> Response<Body> {
-    error_response(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("the request body is larger than the server's limit of {limit} bytes (see --max-body-size)"),
-    )
 }
 
 /// Awaits an app's reply for at most `deadline`. The error is the answer

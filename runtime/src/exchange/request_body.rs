@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 
-use super::answer::{body_too_large, error_response};
+use super::answer::error_response;
 use super::body::Body;
 
 /// Bodies up to this size, with a Content-Length, are read whole before
@@ -41,9 +41,10 @@ impl BodyLimit {
         self.exceeded.load(Ordering::Relaxed)
     }
 
-    /// The answer the client gets once the limit was exceeded.
+    /// The 413 the client gets for a body over the limit.
     pub(crate) fn refusal(&self) -> http::Response<Body> {
-        body_too_large(self.bytes)
+        let message = BodyError::TooLarge { limit: self.bytes }.to_string();
+        error_response(http::StatusCode::PAYLOAD_TOO_LARGE, &message)
     }
 }
 
@@ -145,7 +146,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_limit_starts_unexceeded_and_refuses_with_413_naming_the_flag() {
+    fn a_limit_starts_unexceeded_and_refuses_with_413() {
         let limit = BodyLimit::new(10);
         assert!(!limit.exceeded());
         let refusal = limit.refusal();

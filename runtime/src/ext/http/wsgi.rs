@@ -104,7 +104,6 @@ pub(super) fn op_http_wsgi_mount(
 
 /// The mounted app `index`, set up on first use.
 fn mounted_app(state: &mut OpState, index: u32) -> Result<(Arc<App>, Arc<str>), HttpError> {
-    let settings = state.try_borrow::<MountSettings>().cloned().unwrap_or_default();
     let mounted = mounts(state)
         .apps
         .get(index as usize)
@@ -113,6 +112,7 @@ fn mounted_app(state: &mut OpState, index: u32) -> Result<(Arc<App>, Arc<str>), 
     if let Some(app) = mounted.app.get() {
         return Ok((app.clone(), mounted.prefix.clone()));
     }
+    let settings = state.try_borrow::<MountSettings>().cloned().unwrap_or_default();
     let app = Python::attach(|py| App::new(py, mounted.callable.clone_ref(py), &settings.facts, settings.threads))
         .map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
     let app = mounted.app.get_or_init(|| Arc::new(app)).clone();
