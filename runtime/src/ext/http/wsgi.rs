@@ -7,7 +7,7 @@
 //! back to JavaScript as status, headers and either the whole body or a
 //! token to read it by, so the router's middleware sees a normal Response.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -31,7 +31,7 @@ use crate::wsgi::{App, ServerFacts};
 
 /// What mounted apps need from the server: the size of the WSGI thread
 /// pool, and the address they report as SERVER_NAME/SERVER_PORT. The
-/// server sets it once it has bound its socket.
+/// server puts it in each isolate's state once it has bound its socket.
 #[derive(Clone)]
 pub(crate) struct MountSettings {
     pub(crate) threads: usize,
@@ -47,20 +47,12 @@ impl Default for MountSettings {
     }
 }
 
-/// An app a script mounted; it is set up (with the settings in force then)
-/// on its first request, since `wsgi()` runs while the module loads, before
-/// the server has bound its socket.
-struct Mounted {
-    callable: Py<PyAny>,
-    prefix: Arc<str>,
-    app: OnceCell<Arc<App>>,
-}
-
 /// This isolate's mounted apps (by the index JS holds) and the response
 /// bodies JS is reading.
 #[derive(Default)]
 struct Mounts {
-    apps: Vec<Rc<Mounted>>,
+    /// Each app with its prefix (SCRIPT_NAME).
+    apps: Vec<(Arc<App>, Arc<str>)>,
     bodies: HashMap<u32, Body>,
     next_body: u32,
 }
@@ -72,8 +64,9 @@ fn mounts(state: &mut OpState) -> &mut Mounts {
     state.borrow_mut::<Mounts>()
 }
 
-/// Keeps `app` (a Python WSGI callable) to serve under `prefix` and
-/// returns the index JS calls it by.
+/// Prepares `app` (a Python WSGI callable) to serve under `prefix` and
+/// returns the index JS calls it by. tandem:http mounts an app on its first
+/// request, so the server's settings are in place by then.
 #[op2(fast)]
 #[smi]
 pub(super) fn op_http_wsgi_mount(
@@ -82,7 +75,9 @@ pub(super) fn op_http_wsgi_mount(
     #[string] prefix: String,
 ) -> Result<u32, HttpError> {
     let bridge = Bridge::from_isolate(scope);
-    let callable = Python::attach(|py| {
+    let state = deno_core::JsRuntime::op_state_from(scope);
+    let settings = state.borrow().try_borrow::<MountSettings>().cloned().unwrap_or_default();
+    let app = Python::attach(|py| {
         let object = ToPy::new(py, &bridge)
             .convert(scope, app)
             .map_err(|e| HttpError::WsgiUsage(e.describe("wsgi(app)")))?;
@@ -93,30 +88,12 @@ pub(super) fn op_http_wsgi_mount(
                     .into(),
             ));
         }
-        Ok(object.unbind())
+        App::new(py, object.unbind(), &settings.facts, settings.threads).map_err(|e| HttpError::WsgiUsage(e.to_string()))
     })?;
-    let state = deno_core::JsRuntime::op_state_from(scope);
     let mut state = state.borrow_mut();
     let mounts = mounts(&mut state);
-    mounts.apps.push(Rc::new(Mounted { callable, prefix: Arc::from(prefix), app: OnceCell::new() }));
+    mounts.apps.push((Arc::new(app), Arc::from(prefix)));
     Ok((mounts.apps.len() - 1) as u32)
-}
-
-/// The mounted app `index`, set up on first use.
-fn mounted_app(state: &mut OpState, index: u32) -> Result<(Arc<App>, Arc<str>), HttpError> {
-    let mounted = mounts(state)
-        .apps
-        .get(index as usize)
-        .cloned()
-        .ok_or_else(|| HttpError::Wsgi(format!("no WSGI app is mounted with index {index}")))?;
-    if let Some(app) = mounted.app.get() {
-        return Ok((app.clone(), mounted.prefix.clone()));
-    }
-    let settings = state.try_borrow::<MountSettings>().cloned().unwrap_or_default();
-    let app = Python::attach(|py| App::new(py, mounted.callable.clone_ref(py), &settings.facts, settings.threads))
-        .map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
-    let app = mounted.app.get_or_init(|| Arc::new(app)).clone();
-    Ok((app, mounted.prefix.clone()))
 }
 
 /// The head of a request that did not come from this server
@@ -147,7 +124,9 @@ pub(super) async fn op_http_wsgi_call(
     #[serde] head: Option<Head>,
     #[buffer] body: Option<JsBuffer>,
 ) -> Result<Answer, HttpError> {
-    let (app, script_name) = mounted_app(&mut state.borrow_mut(), app)?;
+    let mounted = mounts(&mut state.borrow_mut()).apps.get(app as usize).cloned();
+    let (app, script_name) =
+        mounted.ok_or_else(|| HttpError::Wsgi(format!("no WSGI app is mounted with index {app}")))?;
     // A body JS passes (one it already held) replaces the server's.
     let given = body.map(|b| Source::Whole(Bytes::from(b.to_vec())));
     let request = match head {
