@@ -7,10 +7,18 @@
 //!   machine and reads them when a runtime starts, so a binary copied
 //!   elsewhere (a container, another machine) would not start. This writes
 //!   `$OUT_DIR/deno_ext_sources.rs`, a table from each such path to the
-//!   file's text, which `ext::web` puts in place of the paths.
+//!   file's text, which `ext::web` puts in place of the paths;
+//! - `tandem:http` (ts/http.ts) transpiled to `$OUT_DIR/tandem_http.js` and
+//!   its source map, with the runtime's own transpiler (src/transpile.rs),
+//!   so no isolate spends start-up time on it and a syntax error in it
+//!   fails the build.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "src/transpile.rs"]
+#[allow(dead_code)] // `needs_transpile` serves the module loader only
+mod transpile;
 
 /// The crates whose extension sources are read from disk at run time.
 const DENO_EXTENSION_CRATES: &[&str] = &["deno_webidl", "deno_web", "deno_net", "deno_fetch"];
@@ -25,6 +33,23 @@ fn main() {
     // themselves are tracked by rustc through include_str!.
     println!("cargo:rerun-if-changed=Cargo.toml");
     embed_deno_extension_sources();
+    transpile_tandem_http();
+}
+
+/// The specifier `tandem:http` is loaded as; its source map names it.
+const TANDEM_HTTP_SPECIFIER: &str = "tandem:http";
+
+fn transpile_tandem_http() {
+    let source_path = Path::new("ts/http.ts");
+    println!("cargo:rerun-if-changed=ts/http.ts");
+    println!("cargo:rerun-if-changed=src/transpile.rs");
+    let source = std::fs::read_to_string(source_path).unwrap_or_else(|e| panic!("cannot read ts/http.ts: {e}"));
+    let specifier = deno_ast::ModuleSpecifier::parse(TANDEM_HTTP_SPECIFIER).unwrap();
+    let out = transpile::transpile(&specifier, deno_ast::MediaType::TypeScript, source)
+        .unwrap_or_else(|e| panic!("runtime/ts/http.ts does not transpile: {e}"));
+    let dir = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+    std::fs::write(dir.join("tandem_http.js"), out.code).unwrap();
+    std::fs::write(dir.join("tandem_http.js.map"), out.source_map.unwrap_or_default()).unwrap();
 }
 
 fn embed_deno_extension_sources() {

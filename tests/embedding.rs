@@ -85,7 +85,7 @@ fn the_embed_example_runs() {
     // Built from the sources on disk, not left over from an older build.
     let built = std::fs::metadata(&exe).unwrap().modified().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for dir in ["examples/embed", "runtime/src", "runtime/Cargo.toml", "python/tandem", "ts", "Cargo.lock"] {
+    for dir in ["examples/embed", "runtime/src", "runtime/Cargo.toml", "runtime/pylib", "runtime/ts", "Cargo.lock"] {
         if let Some((newest, path)) = newest_file(&root.join(dir)) {
             assert!(
                 newest <= built,

@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # The `tandem` helper package (for the decorator ml_service uses; outside
 # Tandem the peers call the unbatched functions) and the example itself.
-sys.path[:0] = [str(ROOT / "python"), str(ROOT / "examples" / "ml-api")]
+sys.path[:0] = [str(ROOT / "runtime" / "pylib"), str(ROOT / "examples" / "ml-api")]
 
 import ml_service  # noqa: E402
 

@@ -8,7 +8,7 @@
 //! | `./model.py`              | the Python file, executed once per process  |
 //! | `python:sklearn.cluster`  | an installed Python module or package       |
 //! | `tandem:python`           | the runtime's Python helpers (`kwargs`, …)  |
-//! | `tandem:http`             | serve(), Router, middleware (ts/http.ts)    |
+//! | `tandem:http`             | serve(), Router, middleware (`runtime/ts/`) |
 //!
 //! A Python import becomes a small generated ES module whose named exports
 //! are the module's public attributes and whose default export is the
@@ -18,7 +18,6 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::OnceLock;
 
 use deno_ast::MediaType;
 use deno_core::error::ModuleLoaderError;
@@ -44,16 +43,10 @@ export { pyImport as import };
 export default python;
 "#;
 
-/// Source of `tandem:http` (router, middleware, serve), TypeScript shipped
-/// in the binary.
-const TANDEM_HTTP_MODULE: &str = include_str!("../../ts/http.ts");
-
-/// `tandem:http` as JavaScript, transpiled by the first isolate of the
-/// process that imports it and shared by the others.
-fn tandem_http_js(specifier: &ModuleSpecifier) -> &'static Result<transpile::Transpiled, String> {
-    static JS: OnceLock<Result<transpile::Transpiled, String>> = OnceLock::new();
-    JS.get_or_init(|| transpile::transpile(specifier, MediaType::TypeScript, TANDEM_HTTP_MODULE.to_string()))
-}
+/// `tandem:http` (router, middleware, serve; runtime/ts/http.ts), as the
+/// JavaScript and source map build.rs transpiled it to.
+const TANDEM_HTTP_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/tandem_http.js"));
+const TANDEM_HTTP_SOURCE_MAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tandem_http.js.map"));
 
 #[derive(Default)]
 pub(crate) struct TandemModuleLoader {
@@ -145,11 +138,10 @@ impl TandemModuleLoader {
             "tandem" => match specifier.path() {
                 "python" => Ok(js_module(specifier, TANDEM_PYTHON_MODULE.to_string())),
                 "http" => {
-                    let out = tandem_http_js(specifier).as_ref().map_err(|e| error(e.clone()))?;
-                    if let Some(map) = &out.source_map {
-                        self.source_maps.borrow_mut().insert(specifier.to_string(), map.clone());
-                    }
-                    Ok(js_module(specifier, out.code.clone()))
+                    self.source_maps
+                        .borrow_mut()
+                        .insert(specifier.to_string(), TANDEM_HTTP_SOURCE_MAP.to_vec());
+                    Ok(js_module(specifier, TANDEM_HTTP_JS.to_string()))
                 }
                 other => Err(error(format!(
                     "unknown runtime module 'tandem:{other}'{}; available: tandem:python, tandem:http",
@@ -332,13 +324,13 @@ mod tests {
 
     #[test]
     fn http_declarations_match_the_module() {
-        let declarations = include_str!("../../ts/http.d.ts");
-        let module = exports(TANDEM_HTTP_MODULE, "");
+        let declarations = include_str!("../ts/http.d.ts");
+        let module = exports(include_str!("../ts/http.ts"), "");
         assert!(module.len() > 20, "found only {module:?} in http.ts");
         assert_eq!(
             exports(declarations, "  "),
             module,
-            "ts/http.d.ts and ts/http.ts export different names or interface members: update the .d.ts"
+            "runtime/ts/http.d.ts and runtime/ts/http.ts export different names or interface members: update the .d.ts"
         );
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::ext;
 use crate::ext::http::ServeRequest;
-use crate::ext::runtime::{HostFunction, RuntimeInfo};
+use crate::ext::script_env::{HostFunction, RuntimeInfo};
 use crate::module_loader::{self, TandemModuleLoader};
 use crate::python;
 use crate::python::thread_state::ThreadStateGuard;
@@ -83,9 +83,9 @@ impl Runtime {
             host_functions: HashMap::new(),
         };
         let mut extensions = ext::web::extensions();
-        extensions.push(ext::python::extension());
+        extensions.push(ext::py_proxy::extension());
         extensions.push(ext::http::extension());
-        extensions.push(ext::runtime::extension(info));
+        extensions.push(ext::script_env::extension(info));
         extensions.extend(options.extensions);
         let js = JsRuntime::try_new(deno_core::RuntimeOptions {
             module_loader: Some(Rc::new(TandemModuleLoader::default())),

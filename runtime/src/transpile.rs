@@ -1,11 +1,14 @@
 //! TypeScript → JavaScript with swc (through deno_ast): types stripped, no
 //! type checking (like `deno run --no-check`), and a source map kept so
 //! stack traces point at the .ts file.
+//!
+//! build.rs compiles this file too, to transpile `tandem:http` once at
+//! build time: so it uses deno_ast's types only.
 
 use deno_ast::{
     EmitOptions, MediaType, ParseParams, SourceMapOption, TranspileModuleOptions, TranspileOptions,
 };
-use deno_core::ModuleSpecifier;
+use deno_ast::ModuleSpecifier;
 
 /// Transpiled code and its source map.
 #[derive(Debug)]

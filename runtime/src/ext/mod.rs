@@ -1,12 +1,15 @@
 //! The runtime's deno_core extensions, one folder each with its ops and
-//! its JavaScript. Ops are thin: they find the request, handle or job they
+//! its JavaScript: `web` (URL, fetch types, streams from Deno's crates),
+//! `py_proxy` (JS proxies of Python objects and `tandem:python`), `http`
+//! (the server's request and response ops, WSGI mounts), `js_host`
+//! (Python calling TypeScript) and `script_env` (`console`, `Tandem`). Ops are thin: they find the request, handle or job they
 //! name and call into the layers below (the exchange with the server, the
 //! Python bridge, the WSGI machinery).
 
 pub(crate) mod http;
 pub(crate) mod js_host;
-pub(crate) mod python;
-pub(crate) mod runtime;
+pub(crate) mod py_proxy;
+pub(crate) mod script_env;
 pub(crate) mod web;
 
 use std::borrow::Cow;

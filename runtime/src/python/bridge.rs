@@ -21,7 +21,7 @@ pub(crate) enum PendingError {
 }
 
 /// How the JS side should wrap a Python object handle; numbered as
-/// `WRAP_*` in ext/python/01_python.js, which builds the proxies.
+/// `WRAP_*` in ext/py_proxy/01_py_proxy.js, which builds the proxies.
 #[derive(Clone, Copy)]
 #[repr(u8)]
 pub(crate) enum WrapKind {

@@ -26,8 +26,8 @@ pub(crate) use import::{import_file, import_package, import_specifier, module_ex
 use crate::error::Error;
 
 /// Sources of the `tandem` helper package, embedded so the binary is
-/// self-contained (see `python/tandem/` at the repository root).
-const HELPER_INIT: &str = include_str!("../../../python/tandem/__init__.py");
+/// self-contained (see `runtime/pylib/tandem/`).
+const HELPER_INIT: &str = include_str!("../../pylib/tandem/__init__.py");
 
 static INIT: OnceLock<Result<(), String>> = OnceLock::new();
 

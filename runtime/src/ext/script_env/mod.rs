@@ -1,4 +1,4 @@
-//! The `tandem_runtime` extension: `console`, and the `Tandem` global with
+//! The `tandem_script_env` extension: `console`, and the `Tandem` global with
 //! script arguments, environment variables, `exit`, and the functions an
 //! embedding Rust program registers (`Tandem.host.call`).
 
@@ -19,8 +19,8 @@ pub(crate) struct RuntimeInfo {
 }
 
 deno_core::extension!(
-    tandem_runtime,
-    deps = [tandem_web, tandem_python, tandem_http],
+    tandem_script_env,
+    deps = [tandem_web, tandem_py_proxy, tandem_http],
     ops = [
         op_runtime_args,
         op_runtime_main_module,
@@ -31,7 +31,7 @@ deno_core::extension!(
         op_env_list,
         op_host_call,
     ],
-    esm_entry_point = "ext:tandem_runtime/02_tandem.js",
+    esm_entry_point = "ext:tandem_script_env/02_tandem.js",
     options = { info: RuntimeInfo },
     state = |state, options| {
         state.put(options.info);
@@ -39,12 +39,12 @@ deno_core::extension!(
 );
 
 static ESM: [ExtensionFileSource; 2] = [
-    ExtensionFileSource::new("ext:tandem_runtime/01_console.js", ascii_str_include!("01_console.js")),
-    ExtensionFileSource::new("ext:tandem_runtime/02_tandem.js", ascii_str_include!("02_tandem.js")),
+    ExtensionFileSource::new("ext:tandem_script_env/01_console.js", ascii_str_include!("01_console.js")),
+    ExtensionFileSource::new("ext:tandem_script_env/02_tandem.js", ascii_str_include!("02_tandem.js")),
 ];
 
 pub(crate) fn extension(info: RuntimeInfo) -> deno_core::Extension {
-    super::with_embedded_esm(tandem_runtime::init(info), &ESM)
+    super::with_embedded_esm(tandem_script_env::init(info), &ESM)
 }
 
 #[op2]

@@ -1,4 +1,4 @@
-// Declarations for the `tandem:http` module (its source is ts/http.ts,
+// Declarations for the `tandem:http` module (its source is runtime/ts/http.ts,
 // shipped in the binary). Request, Response, Headers, URL and the rest of
 // the Web API are the standard ones: use TypeScript's "dom" lib for them.
 

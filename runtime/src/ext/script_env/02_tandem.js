@@ -10,8 +10,8 @@ import {
   op_runtime_exit,
   op_runtime_main_module,
 } from "ext:core/ops";
-import { console } from "ext:tandem_runtime/01_console.js";
-import { python } from "ext:tandem_python/01_python.js";
+import { console } from "ext:tandem_script_env/01_console.js";
+import { python } from "ext:tandem_py_proxy/01_py_proxy.js";
 import "ext:tandem_http/01_http.js";
 
 const env = {
