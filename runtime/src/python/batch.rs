@@ -261,3 +261,116 @@ fn lower_priority() {
         libc::setpriority(libc::PRIO_PROCESS, tid, BATCH_THREAD_NICENESS);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    /// A batching queue for the list function `source` defines as `f`,
+    /// which also records the size of every batch it runs in `sizes`.
+    fn queue(source: &CStr, max_size: usize) -> (Arc<Queue>, Py<PyList>) {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let globals = PyDict::new(py);
+            py.run(source, Some(&globals), None).unwrap();
+            let sizes = PyList::empty(py);
+            let record = globals.get_item("f").unwrap().unwrap();
+            let wrapped = py
+                .eval(c"lambda f, sizes: lambda items: (sizes.append(len(items)), f(items))[1]", None, None)
+                .unwrap()
+                .call1((record, &sizes))
+                .unwrap();
+            // Long enough for every call of a test to join the first batch.
+            let batcher = Batcher::new(wrapped.unbind(), max_size, 2.0, "test.f".into()).unwrap();
+            (batcher.queue, sizes.unbind())
+        })
+    }
+
+    fn int(outcome: Outcome) -> i64 {
+        match outcome {
+            Ok(Detached::Int(n)) => n,
+            Ok(_) => panic!("not an int"),
+            Err(e) => panic!("raised {e}"),
+        }
+    }
+
+    fn raised(outcome: Outcome) -> String {
+        match outcome {
+            Ok(_) => panic!("did not raise"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn sizes(sizes: &Py<PyList>) -> Vec<usize> {
+        Python::attach(|py| sizes.bind(py).extract().unwrap())
+    }
+
+    #[test]
+    fn each_caller_gets_its_own_result_from_one_batch() {
+        let (queue, batch_sizes) = queue(c"def f(items): return [x * 10 for x in items]", 3);
+        let pending: Vec<_> = (1..=3).map(|n| queue.call(Detached::Int(n))).collect();
+        let results: Vec<i64> = pending.into_iter().map(|rx| int(rx.blocking_recv().unwrap())).collect();
+        assert_eq!(results, [10, 20, 30]);
+        assert_eq!(sizes(&batch_sizes), [3]);
+    }
+
+    #[test]
+    fn an_error_reaches_only_the_caller_whose_input_caused_it() {
+        let source = c"def f(items):\n    if 'bad' in items:\n        raise ValueError('bad input')\n    return [len(x) for x in items]";
+        let (queue, batch_sizes) = queue(source, 3);
+        let pending: Vec<_> =
+            ["ab", "bad", "abcd"].map(|s| queue.call(Detached::Str(s.into()))).into_iter().collect();
+        let mut outcomes = pending.into_iter().map(|rx| rx.blocking_recv().unwrap());
+        assert_eq!(int(outcomes.next().unwrap()), 2);
+        assert_eq!(raised(outcomes.next().unwrap()), "ValueError: bad input");
+        assert_eq!(int(outcomes.next().unwrap()), 4);
+        // The failed batch of three, then each input alone.
+        assert_eq!(sizes(&batch_sizes), [3, 1, 1, 1]);
+    }
+
+    #[test]
+    fn an_exception_returned_in_place_of_a_result_is_raised_for_that_input() {
+        let source = c"def f(items): return [KeyError(x) if x < 0 else x for x in items]";
+        let (queue, batch_sizes) = queue(source, 2);
+        let ok = queue.call(Detached::Int(5));
+        let failed = queue.call(Detached::Int(-1));
+        assert_eq!(int(ok.blocking_recv().unwrap()), 5);
+        assert_eq!(raised(failed.blocking_recv().unwrap()), "KeyError: -1");
+        assert_eq!(sizes(&batch_sizes), [2], "a returned exception needs no retry");
+    }
+
+    #[test]
+    fn a_function_returning_the_wrong_number_of_results_is_named() {
+        let (queue, _) = queue(c"def f(items): return []", 1);
+        let message = raised(queue.call(Detached::Int(1)).blocking_recv().unwrap());
+        assert!(message.contains("test.f returned 0 results for 1 inputs"), "{message}");
+    }
+
+    #[test]
+    fn python_callers_get_a_future_settled_by_the_batching_thread() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let globals = PyDict::new(py);
+            py.run(c"def f(items): return [x + 1 for x in items]", Some(&globals), None).unwrap();
+            let f = globals.get_item("f").unwrap().unwrap().unbind();
+            let batcher = Batcher::new(f, 4, 0.0, "test.f".into()).unwrap();
+            let future = batcher.submit(py, 41i64.into_pyobject(py).unwrap().into_any()).unwrap();
+            // Future.result() waits with the GIL released.
+            let result: i64 = future.call_method1("result", (10,)).unwrap().extract().unwrap();
+            assert_eq!(result, 42);
+        });
+    }
+
+    #[test]
+    fn max_size_zero_and_negative_waits_are_refused() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let none = || py.None();
+            let zero = Batcher::new(none(), 0, 0.0, "f".into()).err().unwrap().to_string();
+            assert!(zero.contains("max_size must be at least 1"), "{zero}");
+            let negative = Batcher::new(none(), 1, -0.5, "f".into()).err().unwrap().to_string();
+            assert!(negative.contains("max_wait_ms must be >= 0, got -500"), "{negative}");
+        });
+    }
+}

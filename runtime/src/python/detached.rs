@@ -230,3 +230,96 @@ impl Detached {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    fn eval<'py>(py: Python<'py>, code: &CStr) -> Bound<'py, PyAny> {
+        py.eval(code, None, None).unwrap()
+    }
+
+    fn kind(value: &Detached) -> &'static str {
+        match value {
+            Detached::None => "none",
+            Detached::Bool(_) => "bool",
+            Detached::Int(_) => "int",
+            Detached::Float(_) => "float",
+            Detached::Str(_) => "str",
+            Detached::Bytes(_) => "bytes",
+            Detached::List(_) => "list",
+            Detached::Dict(_) => "dict",
+            Detached::Py(_) => "py",
+        }
+    }
+
+    #[test]
+    fn plain_data_is_copied_and_rebuilt_equal() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let value = eval(
+                py,
+                c"{'a': [1, 2.5, True, None, 'x\\u00e9'], 'b': {'c': b'\\x00\\xff'}, 'd': (1, 2), 'e': -2**63}",
+            );
+            let detached = Detached::from_py(&value);
+            assert_eq!(kind(&detached), "dict");
+            assert!(!detached.needs_python());
+            let rebuilt = detached.into_py(py).unwrap();
+            // The tuple comes back a list, as it reaches JS as an Array.
+            let expected = eval(
+                py,
+                c"{'a': [1, 2.5, True, None, 'x\\u00e9'], 'b': {'c': b'\\x00\\xff'}, 'd': [1, 2], 'e': -2**63}",
+            );
+            assert!(rebuilt.eq(&expected).unwrap(), "{rebuilt}");
+        });
+    }
+
+    #[test]
+    fn bools_stay_bools_and_float_subclasses_are_floats() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            assert!(matches!(Detached::from_py(&eval(py, c"True")), Detached::Bool(true)));
+            assert!(matches!(Detached::from_py(&eval(py, c"1")), Detached::Int(1)));
+            let sub = eval(py, c"type('F', (float,), {})(0.5)");
+            assert!(matches!(Detached::from_py(&sub), Detached::Float(f) if f == 0.5));
+            // An int subclass may carry behaviour (IntEnum): kept as is.
+            let enum_member = eval(py, c"__import__('enum').IntEnum('E', 'A').A");
+            assert_eq!(kind(&Detached::from_py(&enum_member)), "py");
+        });
+    }
+
+    #[test]
+    fn values_without_a_plain_form_stay_python_objects_in_place() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            for code in [c"2**64", c"{1, 2}", c"{1: 'int key'}", c"object()", c"3j"] {
+                let value = eval(py, code);
+                let detached = Detached::from_py(&value);
+                assert_eq!(kind(&detached), "py", "{value}");
+                assert!(detached.into_py(py).unwrap().is(&value), "the same object comes back");
+            }
+            // Only the part without a plain form is held as an object.
+            let mixed = Detached::from_py(&eval(py, c"[1, {2, 3}]"));
+            let Detached::List(items) = &mixed else { panic!("not a list") };
+            assert_eq!(items.iter().map(kind).collect::<Vec<_>>(), ["int", "py"]);
+            assert!(mixed.needs_python());
+        });
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_held_as_an_object() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let deep = eval(py, c"__import__('functools').reduce(lambda acc, _: [acc], range(100), 0)");
+            let mut level = &Detached::from_py(&deep);
+            let mut depth = 0;
+            while let Detached::List(items) = level {
+                level = &items[0];
+                depth += 1;
+            }
+            assert_eq!(depth, MAX_DEPTH);
+            assert_eq!(kind(level), "py");
+        });
+    }
+}

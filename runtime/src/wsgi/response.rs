@@ -399,3 +399,183 @@ fn latin1_bytes(text: &str, what: &str) -> PyResult<Vec<u8>> {
         .collect::<Option<Vec<u8>>>()
         .ok_or_else(|| PyValueError::new_err(format!("start_response(): {what} has characters outside Latin-1 ({text:?}); percent- or RFC 8187-encode them")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn parse(py: Python<'_>, status: &str, headers: &[(&str, &str)]) -> PyResult<Head> {
+        let headers = PyList::new(py, headers.iter().map(|(n, v)| (n.to_string(), v.to_string())))?;
+        parse_head(PyString::new(py, status).as_any(), headers.as_any())
+    }
+
+    fn error(result: PyResult<Head>) -> String {
+        match result {
+            Ok(head) => panic!("accepted, status {}", head.status),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn body_bytes(body: Body) -> Bytes {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(body.collect()).unwrap().to_bytes()
+    }
+
+    /// A `StartResponse` whose response arrives on the returned receiver.
+    fn new_start(py: Python<'_>) -> (Bound<'_, StartResponse>, oneshot::Receiver<Response<Body>>) {
+        let (tx, rx) = oneshot::channel();
+        (Bound::new(py, StartResponse::new(tx)).unwrap(), rx)
+    }
+
+    #[test]
+    fn the_reason_phrase_is_kept_only_when_it_is_not_the_standard_one() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let head = parse(py, "404 Not Found", &[]).unwrap();
+            assert_eq!((head.status, head.reason), (StatusCode::NOT_FOUND, None));
+            let head = parse(py, "200 Fine Thanks", &[]).unwrap();
+            assert_eq!(head.reason.as_deref(), Some(&b"Fine Thanks"[..]));
+            let head = parse(py, "204", &[]).unwrap();
+            assert_eq!(head.status, StatusCode::NO_CONTENT);
+        });
+    }
+
+    #[test]
+    fn a_bad_status_names_the_expected_form() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            for status in ["OK", "20 OK", "2000 OK", "abc OK", "099 Low"] {
+                let message = error(parse(py, status, &[]));
+                assert!(message.starts_with("ValueError") && message.contains("three-digit code"), "{status}: {message}");
+            }
+            let not_text = parse_head(7i64.into_pyobject(py).unwrap().as_any(), PyList::empty(py).as_any());
+            assert!(error(not_text).contains("the status must be a str such as '200 OK', not int"));
+        });
+    }
+
+    #[test]
+    fn headers_keep_their_order_and_repeats_and_lose_hop_by_hop_ones() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let head = parse(
+                py,
+                "200 OK",
+                &[
+                    ("Set-Cookie", "a=1"),
+                    ("Connection", "close"),
+                    ("Content-Length", " 12 "),
+                    ("Set-Cookie", "b=2"),
+                    ("Transfer-Encoding", "chunked"),
+                    ("X-Name", "caf\u{e9}"),
+                ],
+            )
+            .unwrap();
+            let cookies: Vec<_> = head.headers.get_all("set-cookie").iter().collect();
+            assert_eq!(cookies, ["a=1", "b=2"]);
+            assert!(head.headers.get("connection").is_none() && head.headers.get("transfer-encoding").is_none());
+            assert_eq!(head.content_length, Some(12));
+            // Latin-1 text goes out as its single bytes.
+            assert_eq!(head.headers["x-name"].as_bytes(), b"caf\xe9");
+        });
+    }
+
+    #[test]
+    fn bad_headers_say_which_header_and_why() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let cases: [(&str, &str, &str); 4] = [
+                ("Bad Name", "x", "\"Bad Name\" is not a valid header name"),
+                ("X-Split", "a\nb", "the value of header \"X-Split\" has a control character"),
+                ("X-Price", "5\u{20ac}", "header \"X-Price\" has characters outside Latin-1"),
+                ("Content-Length", "ten", "Content-Length \"ten\" is not a number of bytes"),
+            ];
+            for (name, value, expected) in cases {
+                let message = error(parse(py, "200 OK", &[(name, value)]));
+                assert!(message.contains(expected), "{name}: {message}");
+            }
+            let not_pairs = PyList::new(py, ["Content-Type: text/plain"]).unwrap();
+            let message = error(parse_head(PyString::new(py, "200 OK").as_any(), not_pairs.as_any()));
+            assert!(message.contains("each header must be a (str, str) tuple"), "{message}");
+        });
+    }
+
+    #[test]
+    fn a_short_announced_body_goes_out_whole_with_its_head() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let (start, mut rx) = new_start(py);
+            start.call1(("201 Created", vec![("Content-Length", "11")])).unwrap();
+            let sr = start.borrow();
+            assert!(sr.emit(py, b"hello ", false).unwrap());
+            assert!(sr.emit(py, b"world", false).unwrap());
+            assert!(rx.try_recv().is_err(), "nothing goes out before the app's iterable ends");
+            sr.finish();
+            let response = rx.try_recv().unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+            assert!(matches!(response.body(), Body::Full(_)));
+            assert_eq!(body_bytes(response.into_body()), "hello world");
+        });
+    }
+
+    #[test]
+    fn an_unannounced_body_streams_from_its_first_chunk() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let (start, mut rx) = new_start(py);
+            start.call1(("200 OK", Vec::<(String, String)>::new())).unwrap();
+            let sr = start.borrow();
+            assert!(sr.emit(py, b"", false).unwrap(), "an empty chunk commits nothing");
+            assert!(rx.try_recv().is_err());
+            assert!(sr.emit(py, b"one ", false).unwrap());
+            let response = rx.try_recv().expect("the head went out with the first chunk");
+            assert!(matches!(response.body(), Body::Fallible(_)));
+            assert!(sr.emit(py, b"two", false).unwrap());
+            sr.finish();
+            assert_eq!(body_bytes(response.into_body()), "one two");
+        });
+    }
+
+    #[test]
+    fn start_response_is_checked_as_pep_3333_says() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let (start, mut rx) = new_start(py);
+            let early = start.borrow().emit(py, b"x", false).unwrap_err().to_string();
+            assert!(early.contains("before calling start_response"), "{early}");
+            start.call1(("200 OK", Vec::<(String, String)>::new())).unwrap();
+            let again = start.call1(("500 Oops", Vec::<(String, String)>::new())).unwrap_err().to_string();
+            assert!(again.contains("a second call must pass exc_info"), "{again}");
+
+            // With exc_info, before anything went out: the new head wins.
+            let locals = pyo3::types::PyDict::new(py);
+            py.run(c"try:\n    raise KeyError('boom')\nexcept KeyError:\n    import sys\n    info = sys.exc_info()", None, Some(&locals))
+                .unwrap();
+            let info = locals.get_item("info").unwrap().unwrap();
+            start.call1(("503 Service Unavailable", Vec::<(String, String)>::new(), &info)).unwrap();
+            assert!(start.borrow().emit(py, b"late", true).unwrap());
+            assert_eq!(rx.try_recv().unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+
+            // After the head went out: the app's own error is raised again.
+            let err = start.call1(("500 Oops", Vec::<(String, String)>::new(), &info)).unwrap_err();
+            assert!(err.is_instance_of::<pyo3::exceptions::PyKeyError>(py), "{err}");
+        });
+    }
+
+    #[test]
+    fn a_failure_before_the_head_is_a_500_and_a_refusal_replaces_the_response() {
+        crate::python::initialize().unwrap();
+        Python::attach(|py| {
+            let (start, mut rx) = new_start(py);
+            start.borrow().fail(py);
+            assert_eq!(rx.try_recv().unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+            let (start, mut rx) = new_start(py);
+            start.call1(("200 OK", vec![("Content-Length", "2")])).unwrap();
+            start.borrow().emit(py, b"ok", false).unwrap();
+            start.borrow().refuse(error_response(StatusCode::PAYLOAD_TOO_LARGE, "too large"));
+            start.borrow().finish();
+            assert_eq!(rx.try_recv().unwrap().status(), StatusCode::PAYLOAD_TOO_LARGE);
+        });
+    }
+}
