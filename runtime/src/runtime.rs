@@ -15,6 +15,8 @@ use crate::ext::http::ServeRequest;
 use crate::ext::script_env::{HostFunction, RuntimeInfo};
 use crate::module_loader::{self, TandemModuleLoader};
 use crate::python;
+use crate::python::bridge::Bridge;
+use crate::python::interrupt::PythonThread;
 use crate::python::thread_state::ThreadStateGuard;
 
 /// How to build a [`Runtime`].
@@ -43,6 +45,32 @@ impl Module {
     /// The module's URL (`file:///…/main.ts`).
     pub fn specifier(&self) -> &str {
         self.specifier.as_str()
+    }
+}
+
+/// Stops what a [`Runtime`]'s thread is running, from another thread (the
+/// server's watchdog, crate::apps::watchdog).
+pub(crate) struct Interrupter {
+    isolate: v8::IsolateHandle,
+    python: PythonThread,
+}
+
+impl Interrupter {
+    /// Terminates the JavaScript the isolate runs (an uncatchable error
+    /// that unwinds every frame); its owner cancels the termination after.
+    pub(crate) fn terminate_js(&self) {
+        self.isolate.terminate_execution();
+    }
+
+    /// Takes back a termination that found no JavaScript running.
+    pub(crate) fn cancel_js_termination(&self) {
+        self.isolate.cancel_terminate_execution();
+    }
+
+    /// Raises `tandem.TimeoutError` in the Python call the thread is in;
+    /// false if it is in none.
+    pub(crate) fn interrupt_python(&self) -> bool {
+        self.python.interrupt()
     }
 }
 
@@ -225,17 +253,10 @@ impl Runtime {
         let namespace = self.js.get_module_namespace(module.id)?;
         let (serve_module, namespace) = {
             deno_core::scope!(scope, &mut self.js);
-            let global = scope.get_current_context().global(scope);
-            let key = v8::String::new(scope, "tandem.http").expect("short string");
-            let symbol = v8::Symbol::for_key(scope, key);
-            let http = global.get(scope, symbol.into()).filter(|v| v.is_object()).map(|v| v.cast::<v8::Object>());
-            let name = v8::String::new(scope, "serveModule").expect("short string");
-            let function = http
-                .and_then(|h| h.get(scope, name.into()))
-                .filter(|f| f.is_function())
+            let function = crate::ext::http::glue_function(scope, "serveModule")
                 .ok_or_else(|| Error::Internal("the HTTP extension is not loaded".into()))?;
             let namespace = v8::Local::new(scope, namespace).cast::<v8::Value>();
-            (v8::Global::new(scope, function.cast::<v8::Function>()), v8::Global::new(scope, namespace))
+            (v8::Global::new(scope, function), v8::Global::new(scope, namespace))
         };
         let js = &mut self.js;
         self.tokio.block_on(async {
@@ -253,6 +274,12 @@ impl Runtime {
     /// What WSGI apps the script mounts in its router are set up with.
     pub(crate) fn set_mount_settings(&mut self, settings: crate::ext::http::MountSettings) {
         self.js.op_state().borrow_mut().put(settings);
+    }
+
+    /// What another thread needs to stop this runtime's runaway work.
+    pub(crate) fn interrupter(&mut self) -> Interrupter {
+        let python = Bridge::from_state(&self.js.op_state()).thread.clone();
+        Interrupter { isolate: self.js.v8_isolate().thread_safe_handle(), python }
     }
 
     /// The isolate and the event loop it runs on, for the server.

@@ -5,6 +5,7 @@ runs, so ``import tandem`` works from every Python module that TypeScript
 imports. It holds what is easier to write in Python than in Rust:
 
 * :class:`JSError`, the exception a JavaScript error becomes in Python;
+* :class:`TimeoutError`, raised in Python code that Tandem interrupts;
 * the background asyncio loop on which ``async def`` functions called from
   TypeScript run;
 * :func:`batch`, the dynamic batching decorator;
@@ -20,7 +21,9 @@ import threading
 # they take tens of milliseconds to import, which a WSGI server's cold start
 # (or a script that never calls async Python) should not pay.
 
-__all__ = ["JSError", "batch", "FileWrapper", "js"]
+__all__ = ["JSError", "TimeoutError", "batch", "FileWrapper", "js"]
+
+_BuiltinTimeoutError = TimeoutError
 
 
 class JSError(Exception):
@@ -39,6 +42,19 @@ class JSError(Exception):
 
     def __str__(self):
         return f"{self.js_name}: {self.js_message}"
+
+
+class TimeoutError(_BuiltinTimeoutError):
+    """Raised inside Python code that Tandem interrupts because a deadline
+    passed: the request's ``--handler-timeout``, or the time limit of the
+    call TypeScript made. It is a built-in ``TimeoutError``, so ``except
+    TimeoutError`` catches it, and ``finally`` blocks and ``with`` exits run
+    as for any exception. Tandem raises it between bytecodes: C code that
+    never returns to the interpreter is interrupted only when it does.
+    """
+
+    def __init__(self, *args):
+        super().__init__(*(args or ("interrupted by Tandem: a deadline passed (--handler-timeout, or the call's time limit)",)))
 
 
 _loop = None

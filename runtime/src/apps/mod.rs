@@ -3,12 +3,15 @@
 //! thread and the dispatch that answers requests there:
 //!
 //! - [`script`]: a TypeScript/JavaScript program, one isolate per worker;
-//! - [`wsgi`]: a Python WSGI app at the root (`tandem run --wsgi`).
+//! - [`wsgi`]: a Python WSGI app at the root (`tandem run --wsgi`);
+//!
+//! and [`watchdog`] stops a script worker's runaway handlers.
 //!
 //! Both take request bodies, the handler deadline and the server's own
 //! error answers from crate::exchange, so they answer alike.
 
 pub(crate) mod script;
+mod watchdog;
 pub(crate) mod wsgi;
 
 use std::net::SocketAddr;

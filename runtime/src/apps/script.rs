@@ -11,6 +11,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 
+use super::watchdog::Watchdog;
 use super::{server_facts, DEFAULT_PORT};
 use crate::error::Error;
 use crate::exchange::answer;
@@ -40,7 +41,7 @@ where
     let mounts = MountSettings { threads: options.wsgi_threads, facts: server_facts(listener.address(), &options) };
     runtime.set_mount_settings(mounts.clone());
     let options = Arc::new(options);
-    let first = ScriptWorker::new(runtime, options.clone())?;
+    let first = ScriptWorker::new(0, runtime, options.clone())?;
     let main = main.to_path_buf();
     let worker_options = options.clone();
     let make = move |index: usize| {
@@ -53,22 +54,25 @@ where
                 main.display()
             )));
         }
-        ScriptWorker::new(runtime, worker_options.clone())
+        ScriptWorker::new(index, runtime, worker_options.clone())
     };
     server::serve(listener, first, make, options)
 }
 
-/// A worker thread's isolate, which has loaded the main module.
+/// A worker thread's isolate, which has loaded the main module, and the
+/// watchdog that stops runaway handlers on it.
 struct ScriptWorker {
     runtime: Runtime,
     queue: Rc<RequestQueue>,
+    watchdog: Rc<Watchdog>,
     options: Arc<ServerOptions>,
 }
 
 impl ScriptWorker {
-    fn new(runtime: Runtime, options: Arc<ServerOptions>) -> Result<Self, Error> {
+    fn new(index: usize, mut runtime: Runtime, options: Arc<ServerOptions>) -> Result<Self, Error> {
         let queue = runtime.http_queue().ok_or_else(|| Error::Server("serve() was not called".into()))?;
-        Ok(ScriptWorker { runtime, queue, options })
+        let watchdog = Watchdog::start(format!("worker {index}"), runtime.interrupter(), options.handler_timeout)?;
+        Ok(ScriptWorker { runtime, queue, watchdog: Rc::new(watchdog), options })
     }
 }
 
@@ -76,20 +80,27 @@ impl Worker for ScriptWorker {
     type Dispatch = Isolate;
 
     fn dispatch(&self) -> Isolate {
-        Isolate { queue: self.queue.clone(), options: self.options.clone() }
+        Isolate { queue: self.queue.clone(), watchdog: self.watchdog.clone(), options: self.options.clone() }
+    }
+
+    fn stopper(&self) -> Option<server::Stopper> {
+        Some(self.watchdog.stopper())
     }
 
     /// hyper's connection tasks and the isolate's event loop run side by
-    /// side on the isolate's current-thread runtime.
+    /// side on the isolate's current-thread runtime; the event loop runs
+    /// under the watchdog.
     fn run(mut self, connections: impl std::future::Future<Output = ()>) -> Result<(), Error> {
         let queue = self.queue;
+        let watchdog = self.watchdog;
         let (js, tokio) = self.runtime.parts();
         let local = tokio::task::LocalSet::new();
         tokio.block_on(local.run_until(async move {
+            let event_loop = std::future::poll_fn(|cx| watchdog.poll_event_loop(js, cx));
             tokio::select! {
-                result = js.run_event_loop(Default::default()) => match result {
+                result = event_loop => match result {
                     Ok(()) => Err(Error::Server("the isolate's serve loop ended while the server was running".into())),
-                    Err(e) => Err(Error::from(e)),
+                    Err(e) => Err(e),
                 },
                 () = connections => {
                     queue.close();
@@ -103,6 +114,7 @@ impl Worker for ScriptWorker {
 /// A worker's isolate, as the server's [`Dispatch`].
 struct Isolate {
     queue: Rc<RequestQueue>,
+    watchdog: Rc<Watchdog>,
     options: Arc<ServerOptions>,
 }
 
@@ -121,7 +133,8 @@ impl Dispatch for Isolate {
         let (reply, replied) = oneshot::channel();
         let id = self.queue.push(InFlight::new(parts, body, remote, reply));
         let _guard = InFlightGuard { queue: &self.queue, id };
-        match answer::within(self.options.handler_timeout, replied).await {
+        let _deadline = self.watchdog.arm(self.options.handler_timeout);
+        match answer::within(self.options.handler_timeout, replied, id).await {
             Ok(reply) if limit.exceeded() => (reply.route, limit.refusal()),
             Ok(reply) => (reply.route, reply.response),
             Err(response) => (None, response),

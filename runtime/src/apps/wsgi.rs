@@ -43,6 +43,9 @@ pub fn run_wsgi(spec: &str, python_path: &[PathBuf], options: ServerOptions) -> 
     server::serve(listener, root, make, options)
 }
 
+/// Requests dispatched so far: the ids the server's own error answers name.
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// The app at the root: every worker thread's worker and dispatch.
 #[derive(Clone)]
 struct WsgiRoot {
@@ -81,8 +84,9 @@ impl Dispatch for WsgiRoot {
             Err(response) => return (None, response),
         };
         let request = crate::wsgi::Request { parts, body, remote, script_name: self.script_name.clone(), limit };
-        let replied = self.app.submit(request);
-        match answer::within(self.options.handler_timeout, replied).await {
+        let replied = self.app.submit(request).response();
+        let id = REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        match answer::within(self.options.handler_timeout, replied, id).await {
             Ok(response) | Err(response) => (None, response),
         }
     }

@@ -23,16 +23,31 @@ pub(crate) fn error_response(status: StatusCode, message: &str) -> Response<Body
     json_response(status, serde_json::json!({ "error": message }).to_string())
 }
 
-/// Awaits an app's reply for at most `deadline`. The error is the answer
-/// the client gets instead: 503 after the deadline, 500 if the app dropped
-/// the request without replying.
-pub(crate) async fn within<T>(deadline: Duration, reply: oneshot::Receiver<T>) -> Result<T, Response<Body>> {
+/// `{"error": message, "requestId": id}` with `status`: the server's
+/// answer for a request it took but could not get answered.
+fn request_error(status: StatusCode, message: &str, request_id: impl std::fmt::Display) -> Response<Body> {
+    json_response(status, serde_json::json!({ "error": message, "requestId": request_id.to_string() }).to_string())
+}
+
+/// Awaits an app's reply to request `request_id` for at most `deadline`.
+/// The error is the answer the client gets instead: 503 after the
+/// deadline, 500 if the app dropped the request without replying.
+pub(crate) async fn within<T>(
+    deadline: Duration,
+    reply: impl std::future::Future<Output = Result<T, oneshot::error::RecvError>>,
+    request_id: impl std::fmt::Display,
+) -> Result<T, Response<Body>> {
     match tokio::time::timeout(deadline, reply).await {
         Ok(Ok(reply)) => Ok(reply),
-        Ok(Err(_)) => Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, "the request was dropped without a response")),
-        Err(_) => Err(error_response(
+        Ok(Err(_)) => Err(request_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request was dropped without a response",
+            request_id,
+        )),
+        Err(_) => Err(request_error(
             StatusCode::SERVICE_UNAVAILABLE,
             &format!("the handler did not answer within {} s (see --handler-timeout)", deadline.as_secs_f64()),
+            request_id,
         )),
     }
 }
@@ -44,17 +59,21 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_reply_after_the_deadline_is_a_503() {
         let (_keep, reply) = oneshot::channel::<()>();
-        let answer = within(Duration::from_millis(20), reply).await.unwrap_err();
+        let answer = within(Duration::from_millis(20), reply, 7).await.unwrap_err();
         assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = http_body_util::BodyExt::collect(answer.into_body()).await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["requestId"], "7");
+        assert!(body["error"].as_str().unwrap().contains("--handler-timeout"), "{body}");
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_dropped_reply_is_a_500_and_a_sent_one_comes_through() {
         let (tx, reply) = oneshot::channel::<u8>();
         drop(tx);
-        assert_eq!(within(Duration::from_secs(2), reply).await.unwrap_err().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(within(Duration::from_secs(2), reply, 1).await.unwrap_err().status(), StatusCode::INTERNAL_SERVER_ERROR);
         let (tx, reply) = oneshot::channel::<u8>();
         tx.send(7).unwrap();
-        assert_eq!(within(Duration::from_secs(2), reply).await.ok(), Some(7));
+        assert_eq!(within(Duration::from_secs(2), reply, 1).await.ok(), Some(7));
     }
 }

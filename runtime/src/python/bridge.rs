@@ -56,6 +56,8 @@ pub(crate) struct Bridge {
     /// Set on the JS host isolate only: there, JS functions reach Python as
     /// `RemoteJsFunction`s, callable from any thread and at any time.
     pub(crate) remote: std::cell::OnceCell<super::remote::FunctionTable>,
+    /// The isolate's thread, as a deadline on another thread interrupts it.
+    pub(crate) thread: super::interrupt::PythonThread,
 }
 
 impl Bridge {

@@ -11,6 +11,7 @@ pub(crate) mod convert;
 pub(crate) mod detached;
 pub(crate) mod handles;
 pub(crate) mod import;
+pub(crate) mod interrupt;
 pub(crate) mod js_function;
 pub(crate) mod remote;
 pub(crate) mod thread_state;

@@ -1,6 +1,7 @@
 //! The listening socket and the acceptor thread: accepts connections,
 //! hands each to the least busy worker, and turns SIGINT/SIGTERM into a
-//! graceful shutdown (a second signal exits at once).
+//! graceful shutdown that ends by the shutdown timeout plus one second (a
+//! second signal exits at once).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -9,7 +10,12 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 
 use super::connection::Slot;
+use super::{Signalled, Stopper};
 use crate::error::Error;
+
+/// How long after the shutdown timeout the process exits, whatever its
+/// workers are doing.
+const LAST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Binds a listening socket. `reuse_port` lets several server processes
 /// share the port (the kernel spreads connections between them).
@@ -28,9 +34,17 @@ pub(crate) fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<std
     Ok(socket.into())
 }
 
-/// Starts the acceptor thread. Setting `shutdown` to true (on a signal)
-/// tells the workers to stop.
-pub(crate) fn start(listener: std::net::TcpListener, slots: Vec<Slot>, shutdown: watch::Sender<bool>) -> Result<(), Error> {
+/// What the acceptor needs to end a shutdown: the signal to the workers,
+/// the time they get, and how to cut short what their threads run.
+pub(crate) struct Ending {
+    /// Set on the first signal: the workers stop accepting.
+    pub(crate) shutdown: watch::Sender<Signalled>,
+    pub(crate) timeout: std::time::Duration,
+    pub(crate) stoppers: Vec<Stopper>,
+}
+
+/// Starts the acceptor thread.
+pub(crate) fn start(listener: std::net::TcpListener, slots: Vec<Slot>, ending: Ending) -> Result<(), Error> {
     std::thread::Builder::new()
         .name("tandem-acceptor".into())
         .spawn(move || {
@@ -41,13 +55,13 @@ pub(crate) fn start(listener: std::net::TcpListener, slots: Vec<Slot>, shutdown:
                     std::process::exit(1);
                 }
             };
-            runtime.block_on(accept_until_signal(listener, slots, shutdown));
+            runtime.block_on(accept_until_signal(listener, slots, ending));
         })
         .map_err(|source| Error::Spawn { what: "the acceptor thread", source })?;
     Ok(())
 }
 
-async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, shutdown: watch::Sender<bool>) {
+async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, ending: Ending) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         eprintln!("error: cannot install signal handlers");
@@ -74,11 +88,37 @@ async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, 
     }
     // Stop accepting: the socket closes, new connections are refused.
     drop(listener);
-    let _ = shutdown.send(true);
+    let signalled = std::time::Instant::now();
+    let _ = ending.shutdown.send(Some(signalled));
+    let second_signal = async {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    tokio::pin!(second_signal);
     tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+        () = &mut second_signal => exit_at_once(),
+        () = tokio::time::sleep_until((signalled + ending.timeout).into()) => {}
     }
+    // The workers answer what is left 503 now; a worker whose thread is
+    // held by a runaway handler needs it cut short first.
+    for stop in &ending.stoppers {
+        stop();
+    }
+    tokio::select! {
+        () = &mut second_signal => exit_at_once(),
+        () = tokio::time::sleep(LAST_GRACE) => {
+            eprintln!(
+                "error: in-flight work outlasted --shutdown-timeout ({} s) and could not be stopped: exiting",
+                ending.timeout.as_secs_f64()
+            );
+            std::process::exit(0);
+        }
+    }
+}
+
+fn exit_at_once() -> ! {
     eprintln!("second signal: exiting without waiting for in-flight requests");
     std::process::exit(130);
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -17,8 +17,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::sync::{mpsc, watch};
 
-use super::ServerOptions;
-use crate::exchange::answer::json_response;
+use super::{ServerOptions, Signalled};
+use crate::exchange::answer::{error_response, json_response};
 use crate::exchange::body::Body;
 use crate::metrics::Metrics;
 
@@ -54,21 +54,27 @@ pub(crate) trait Dispatch: 'static {
     async fn dispatch(&self, request: Request<Incoming>, remote: SocketAddr) -> (Option<String>, Response<Body>);
 }
 
+/// How long responses cut short at the end of a shutdown get to reach
+/// their clients before the worker stops.
+const FLUSH: Duration = Duration::from_millis(500);
+
 /// Serves each connection handed over until shutdown, then lets in-flight
-/// requests finish (up to the shutdown timeout).
+/// requests finish (up to the shutdown timeout) and answers those still
+/// unanswered 503.
 pub(crate) async fn accept<D: Dispatch>(
     mut connections: Connections,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<Signalled>,
     dispatch: Rc<D>,
     config: Arc<ServerOptions>,
 ) {
+    let (cut, cut_short) = watch::channel(false);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).keep_alive(true);
     loop {
         let stream = tokio::select! {
             stream = connections.receiver.recv() => stream,
-            _ = shutdown.wait_for(|stop| *stop) => None,
+            _ = shutdown.wait_for(Option::is_some) => None,
         };
         let Some(stream) = stream else { break };
         let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
@@ -78,8 +84,10 @@ pub(crate) async fn accept<D: Dispatch>(
         let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let dispatch = dispatch.clone();
         let config = config.clone();
-        let service =
-            hyper::service::service_fn(move |request| handle(request, dispatch.clone(), config.clone(), remote));
+        let cut_short = cut_short.clone();
+        let service = hyper::service::service_fn(move |request| {
+            handle(request, dispatch.clone(), config.clone(), remote, cut_short.clone())
+        });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         let open = connections.open.clone();
         tokio::task::spawn_local(async move {
@@ -90,7 +98,16 @@ pub(crate) async fn accept<D: Dispatch>(
         });
     }
     drop(connections.receiver);
-    let _ = tokio::time::timeout(config.shutdown_timeout, graceful.shutdown()).await;
+    // The drain ends at a time fixed by the signal, not by when this thread
+    // noticed it (a runaway handler may have held the thread meanwhile).
+    let signalled = (*shutdown.borrow()).unwrap_or_else(std::time::Instant::now);
+    let drain_ends = tokio::time::Instant::from_std(signalled + config.shutdown_timeout);
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
+    if tokio::time::timeout_at(drain_ends, &mut drained).await.is_err() {
+        let _ = cut.send(true);
+        let _ = tokio::time::timeout(FLUSH, drained).await;
+    }
 }
 
 struct GaugeGuard;
@@ -113,6 +130,7 @@ async fn handle<D: Dispatch>(
     dispatch: Rc<D>,
     config: Arc<ServerOptions>,
     remote: SocketAddr,
+    mut cut_short: watch::Receiver<bool>,
 ) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
     if request.method() == Method::GET || request.method() == Method::HEAD {
@@ -131,7 +149,18 @@ async fn handle<D: Dispatch>(
     }
     let _gauge = GaugeGuard::new();
     let method = request.method().clone();
-    let (route, response) = dispatch.dispatch(request, remote).await;
+    // At the end of a shutdown the dispatch is dropped (which aborts the
+    // request in the app) and the client gets a 503 instead.
+    let (route, response) = tokio::select! {
+        answered = dispatch.dispatch(request, remote) => answered,
+        Ok(_) = cut_short.wait_for(|cut| *cut) => (None, error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "the server is shutting down and the request did not finish within {} s (see --shutdown-timeout)",
+                config.shutdown_timeout.as_secs_f64()
+            ),
+        )),
+    };
     Metrics::get().request_finished(
         route.as_deref().unwrap_or(NO_ROUTE),
         method.as_str(),

@@ -73,6 +73,14 @@ impl Default for ServerOptions {
     }
 }
 
+/// When SIGINT/SIGTERM came (`None` while serving): what the acceptor tells
+/// the workers, who drain until that time plus the shutdown timeout.
+pub(crate) type Signalled = Option<std::time::Instant>;
+
+/// Cuts short what a worker's thread is running, from another thread: how
+/// a shutdown ends on time when a runaway handler holds a worker's thread.
+pub(crate) type Stopper = Arc<dyn Fn() + Send + Sync>;
+
 /// What a kind of app runs on one worker thread. It is made on that
 /// thread and stays there, so it may hold `!Send` state (an isolate).
 pub(crate) trait Worker: 'static {
@@ -80,6 +88,12 @@ pub(crate) trait Worker: 'static {
 
     /// The dispatch this worker's connections send their requests to.
     fn dispatch(&self) -> Self::Dispatch;
+
+    /// How to cut short what this worker's thread runs, if the thread can
+    /// be held by app code that never yields (a script's handlers).
+    fn stopper(&self) -> Option<Stopper> {
+        None
+    }
 
     /// Runs `connections` (the server's loop over this worker's
     /// connections, which ends after shutdown) to its end, beside whatever
@@ -144,7 +158,7 @@ where
     M: Fn(usize) -> Result<W, Error> + Send + Sync + 'static,
 {
     let make = Arc::new(make);
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (shutdown_tx, shutdown_rx) = watch::channel(None);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let mut slots = Vec::new();
     let mut threads = Vec::new();
@@ -161,7 +175,7 @@ where
                         return Ok(());
                     }
                 };
-                let _ = ready.send(Ok(()));
+                let _ = ready.send(Ok(worker.stopper()));
                 drop(ready);
                 run_worker(worker, connections, shutdown, options)
             })
@@ -170,13 +184,15 @@ where
         threads.push(thread);
     }
     drop(ready_tx);
+    let mut stoppers: Vec<Stopper> = first.stopper().into_iter().collect();
     for result in ready_rx {
-        result?;
+        stoppers.extend(result?);
     }
     let (slot, connections) = Slot::new();
     slots.insert(0, slot);
     let address = listener.address;
-    acceptor::start(listener.socket, slots, shutdown_tx)?;
+    let ending = acceptor::Ending { shutdown: shutdown_tx, timeout: options.shutdown_timeout, stoppers };
+    acceptor::start(listener.socket, slots, ending)?;
     announce(address);
     run_worker(first, connections, shutdown_rx, options)?;
     join(threads)
@@ -185,7 +201,7 @@ where
 fn run_worker<W: Worker>(
     worker: W,
     connections: Connections,
-    shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<Signalled>,
     options: Arc<ServerOptions>,
 ) -> Result<(), Error> {
     let dispatch = Rc::new(worker.dispatch());

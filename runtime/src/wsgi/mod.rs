@@ -88,15 +88,40 @@ impl App {
         Ok(App { callable, template, pool: pool(threads)? })
     }
 
-    /// Queues the request for a pool thread; the receiver gets the response
-    /// once its head is known.
-    pub(crate) fn submit(self: &Arc<Self>, request: Request) -> oneshot::Receiver<Response<Body>> {
+    /// Queues the request for a pool thread.
+    pub(crate) fn submit(self: &Arc<Self>, request: Request) -> Submitted {
         let (reply, receiver) = oneshot::channel();
         let Request { parts, body, remote, script_name, limit } = request;
         let call = response::Call { parts, body, remote, script_name, limit, reply };
         let app = self.clone();
-        self.pool.submit(Box::new(move |py| response::run(py, &app, call)));
-        receiver
+        let ticket = self.pool.submit(Box::new(move |py| response::run(py, &app, call)));
+        Submitted { reply: receiver, ticket: Some(ticket) }
+    }
+}
+
+/// A request queued for the pool, until its response head comes back.
+/// Dropped before that (the deadline passed, the client went away), it
+/// stops the request's Python: skipped if it has not started, interrupted
+/// if it runs.
+pub(crate) struct Submitted {
+    reply: oneshot::Receiver<Response<Body>>,
+    ticket: Option<Arc<pool::Ticket>>,
+}
+
+impl Submitted {
+    /// The response, once its head is known (its body may still stream).
+    pub(crate) async fn response(mut self) -> Result<Response<Body>, oneshot::error::RecvError> {
+        let response = (&mut self.reply).await;
+        self.ticket = None;
+        response
+    }
+}
+
+impl Drop for Submitted {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            ticket.stop();
+        }
     }
 }
 

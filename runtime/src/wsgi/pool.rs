@@ -24,21 +24,82 @@ use crossbeam_channel::{Receiver, Sender};
 use pyo3::Python;
 
 use crate::error::Error;
+use crate::python::interrupt::PythonThread;
 use crate::python::thread_state::ThreadStateGuard;
 
 /// Work for a pool thread: runs with the GIL held.
 pub(crate) type Job = Box<dyn FnOnce(Python<'_>) + Send>;
 
+/// A job and what its submitter holds of it.
+type Queued = (Job, Arc<Ticket>);
+
 /// A fixed set of Python threads fed from one queue.
 pub(crate) struct Pool {
-    jobs: Sender<Job>,
+    jobs: Sender<Queued>,
+}
+
+/// A submitted job as its submitter can stop it: a job stopped while queued
+/// never starts; one stopped while it runs gets `tandem.TimeoutError`
+/// raised in its thread (crate::python::interrupt), so its `finally`
+/// blocks run and the thread is free for the next request.
+pub(crate) struct Ticket {
+    phase: Mutex<Phase>,
+}
+
+enum Phase {
+    Queued,
+    Running(PythonThread),
+    Over,
+}
+
+impl Ticket {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Phase> {
+        self.phase.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The job starts on `thread`; false if it was stopped while queued.
+    fn start(&self, thread: &PythonThread) -> bool {
+        let mut phase = self.lock();
+        if !matches!(*phase, Phase::Queued) {
+            return false;
+        }
+        *phase = Phase::Running(thread.clone());
+        true
+    }
+
+    fn finish(&self) {
+        *self.lock() = Phase::Over;
+    }
+
+    /// Stops the job (see [`Ticket`]).
+    pub(crate) fn stop(self: &Arc<Self>) {
+        let thread = {
+            let mut phase = self.lock();
+            match &*phase {
+                Phase::Queued => {
+                    *phase = Phase::Over;
+                    return;
+                }
+                Phase::Running(thread) => thread.clone(),
+                Phase::Over => return,
+            }
+        };
+        // Raising needs the GIL, which the job's thread may hold for a
+        // while: wait for it on a thread of its own, not the server's.
+        let ticket = self.clone();
+        let _ = std::thread::Builder::new().name("tandem-stop".into()).spawn(move || {
+            // Under the GIL the job cannot finish meanwhile: jobs start and
+            // finish with the GIL held.
+            thread.interrupt_if(|| matches!(*ticket.lock(), Phase::Running(_)));
+        });
+    }
 }
 
 impl Pool {
     /// Starts `threads` threads named `tandem-python-N`.
     pub(crate) fn new(threads: usize) -> Result<Pool, Error> {
         crate::python::initialize()?;
-        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let (jobs, queue) = crossbeam_channel::unbounded::<Queued>();
         let shared = Arc::new(Shared { queue, line: Mutex::new(()), waiting: AtomicUsize::new(0) });
         for index in 0..threads.max(1) {
             let shared = shared.clone();
@@ -50,17 +111,19 @@ impl Pool {
         Ok(Pool { jobs })
     }
 
-    /// Queues `job`; it runs on the first free thread.
-    pub(crate) fn submit(&self, job: Job) {
+    /// Queues `job`; it runs on the first free thread unless stopped first.
+    pub(crate) fn submit(&self, job: Job) -> Arc<Ticket> {
+        let ticket = Arc::new(Ticket { phase: Mutex::new(Phase::Queued) });
         // The threads hold the receiving end for the life of the process,
         // so sending cannot fail.
-        let _ = self.jobs.send(job);
+        let _ = self.jobs.send((job, ticket.clone()));
+        ticket
     }
 }
 
 /// What the pool threads share.
 struct Shared {
-    queue: Receiver<Job>,
+    queue: Receiver<Queued>,
     /// Held from taking a job until holding the GIL.
     line: Mutex<()>,
     /// Threads that hold a job but not yet the GIL (0 or 1).
@@ -69,6 +132,7 @@ struct Shared {
 
 fn run(shared: &Shared) {
     let _state = ThreadStateGuard::new();
+    let thread = PythonThread::current();
     loop {
         let line = shared.line.lock().unwrap_or_else(|e| e.into_inner());
         // Waits without the GIL; the guard above keeps this thread's state.
@@ -79,7 +143,7 @@ fn run(shared: &Shared) {
             drop(line);
             let mut job = first;
             loop {
-                job(py);
+                run_one(py, &thread, job);
                 // Keep the GIL for the next request, unless a thread
                 // already holds one and waits for the GIL.
                 if shared.waiting.load(Ordering::SeqCst) > 0 {
@@ -94,8 +158,22 @@ fn run(shared: &Shared) {
     }
 }
 
+/// Runs a job unless it was stopped while queued, marked as a call into
+/// Python that its ticket can interrupt.
+fn run_one(py: Python<'_>, thread: &PythonThread, (job, ticket): Queued) {
+    if !ticket.start(thread) {
+        return;
+    }
+    let in_python = thread.enter(py);
+    job(py);
+    // Still holding the GIL: an interrupt that has not fired by now is
+    // withdrawn as `in_python` drops.
+    ticket.finish();
+    drop(in_python);
+}
+
 /// The next job (polled for a while before sleeping: a request that
 /// arrives meanwhile starts without a wake-up); None once the pool is gone.
-fn next(queue: &Receiver<Job>) -> Option<Job> {
+fn next(queue: &Receiver<Queued>) -> Option<Queued> {
     crate::spin::recv(queue).ok()
 }

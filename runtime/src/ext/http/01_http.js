@@ -364,12 +364,20 @@ function finish(id, response) {
   }
 }
 
+// Whether each loop is inside a handler or an abort listener it called. If
+// the server's watchdog terminates runaway code there, the termination
+// unwinds the loop too, and resume() (called from Rust) starts it again.
+let accepting = false;
+let aborting = false;
+
 async function acceptLoop() {
   for (;;) {
     let id = op_http_next_ready();
     if (id === 0) id = await op_http_next();
     if (id === 0) return;
+    accepting = true;
     handle(id);
+    accepting = false;
   }
 }
 
@@ -380,8 +388,21 @@ async function abortLoop() {
     const request = inFlight.get(id);
     if (request !== undefined) {
       inFlight.delete(id);
+      aborting = true;
       abortRequest(request);
+      aborting = false;
     }
+  }
+}
+
+function resume() {
+  if (accepting) {
+    accepting = false;
+    acceptLoop();
+  }
+  if (aborting) {
+    aborting = false;
+    abortLoop();
   }
 }
 
@@ -506,6 +527,7 @@ globalThis[Symbol.for("tandem.http")] = {
   callWsgi,
   serve,
   serveModule,
+  resume,
   setRoute,
   header,
   setResponseHeader,

@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::future::poll_fn;
 use std::rc::Rc;
 
-use deno_core::{ascii_str_include, op2, ExtensionFileSource, OpState};
+use deno_core::{ascii_str_include, op2, v8, ExtensionFileSource, JsRuntime, OpState};
 use serde::Deserialize;
 
 use crate::exchange::queue::RequestQueue;
@@ -75,6 +75,36 @@ static JS: [ExtensionFileSource; 1] =
 
 pub(crate) fn extension() -> deno_core::Extension {
     super::with_embedded_esm(tandem_http::init(), &JS)
+}
+
+/// A function of the `tandem.http` object that 01_http.js puts on
+/// globalThis (under `Symbol.for("tandem.http")`).
+pub(crate) fn glue_function<'s>(scope: &mut v8::PinScope<'s, '_>, name: &str) -> Option<v8::Local<'s, v8::Function>> {
+    let global = scope.get_current_context().global(scope);
+    let key = v8::String::new(scope, "tandem.http")?;
+    let symbol = v8::Symbol::for_key(scope, key);
+    let http = global.get(scope, symbol.into()).filter(|v| v.is_object())?.cast::<v8::Object>();
+    let name = v8::String::new(scope, name)?;
+    http.get(scope, name.into()).filter(|f| f.is_function()).map(|f| f.cast::<v8::Function>())
+}
+
+/// After runaway JavaScript on this isolate was terminated (by the
+/// server's watchdog, crate::apps::watchdog): makes the isolate usable
+/// again and restarts whichever half of the serve loop (taking requests,
+/// aborting them) the termination unwound. Other requests' pending work
+/// (promises, timers, ops) is untouched and carries on.
+pub(crate) fn resume_serving(js: &mut JsRuntime) -> Result<(), crate::error::Error> {
+    js.v8_isolate().cancel_terminate_execution();
+    deno_core::scope!(scope, js);
+    let resume = glue_function(scope, "resume")
+        .ok_or_else(|| crate::error::Error::Internal("the HTTP extension is not loaded".into()))?;
+    v8::tc_scope!(let tc, scope);
+    let undefined = v8::undefined(tc).into();
+    if resume.call(tc, undefined, &[]).is_none() {
+        let why = tc.exception().map(|e| e.to_rust_string_lossy(tc)).unwrap_or_else(|| "terminated again".into());
+        return Err(crate::error::Error::Internal(format!("cannot resume serving after a runaway handler: {why}")));
+    }
+    Ok(())
 }
 
 /// The queue of this isolate's thread, created by the first `serve()`.

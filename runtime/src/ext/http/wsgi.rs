@@ -147,6 +147,7 @@ pub(super) async fn op_http_wsgi_call(
     };
     let response = app
         .submit(request)
+        .response()
         .await
         .map_err(|_| HttpError::Wsgi("the WSGI call ended without a response".into()))?;
     let (head, body) = response.into_parts();

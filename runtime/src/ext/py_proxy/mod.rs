@@ -87,14 +87,19 @@ fn op_py_init(
     *bridge.handle_key.borrow_mut() = Some(v8::Global::new(scope, handle_key));
 }
 
-/// Runs `f` holding the GIL, with this op's scope published for callbacks.
+/// Runs `f` holding the GIL, with this op's scope published for callbacks
+/// and the call marked as in progress, so that a deadline can interrupt it
+/// (crate::python::interrupt).
 fn with_python<'s, R>(
     scope: &mut v8::PinScope<'s, '_>,
     f: impl FnOnce(Python<'_>, &mut v8::PinScope<'s, '_>, &Bridge) -> R,
 ) -> R {
     let bridge = Bridge::from_isolate(scope);
     let _published = js_function::enter(scope);
-    Python::attach(|py| f(py, scope, &bridge))
+    Python::attach(|py| {
+        let _in_python = bridge.thread.enter(py);
+        f(py, scope, &bridge)
+    })
 }
 
 /// `with_python` for an op on the object behind handle `id`: a handle

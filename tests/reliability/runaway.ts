@@ -1,0 +1,41 @@
+// A server whose routes run away on purpose, for tests/reliability.rs:
+// JavaScript that never yields (in the handler itself, and after an await),
+// and a Python call that never returns. Every other path counts the
+// requests this isolate served, so a test can tell that the isolate kept
+// its state across an interruption.
+import { spin, spin_in_with, state } from "./runaway.py";
+
+let served = 0;
+
+export default {
+  fetch(request: Request): Response | Promise<Response> {
+    const path = new URL(request.url).pathname;
+    switch (path) {
+      case "/js-loop":
+        for (;;) {}
+      case "/js-loop-after-await":
+        return (async () => {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          for (;;) {}
+        })();
+      case "/py-loop":
+        return Response.json(spin());
+      case "/py-loop-caught":
+        // The handler catches the Python TimeoutError and keeps going: the
+        // watchdog's JavaScript termination still ends it.
+        try {
+          spin();
+        } catch (e) {
+          console.log(`caught ${(e as Error).name}: ${(e as { pythonType?: string }).pythonType}`);
+        }
+        for (;;) {}
+      case "/py-with":
+        return Response.json(spin_in_with());
+      case "/py-state":
+        return Response.json(state());
+      default:
+        served += 1;
+        return Response.json({ served });
+    }
+  },
+};
