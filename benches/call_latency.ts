@@ -1,8 +1,9 @@
 // TS → Python call latency: a no-argument call and a round trip of a small
-// dict (in and out); then the same two calls from Python to TypeScript
+// dict (in and out), the first also under a time limit; then the same two calls from Python to TypeScript
 // (tandem.js). Prints per-call p50/p99 in microseconds.
 //
 //   ./target/release/tandem run benches/call_latency.ts [iterations]
+import { withTimeout } from "tandem:python";
 import { echo, noop, python_loop, ts_calls } from "./bridge.py";
 
 const iterations = Number(Tandem.args[0] ?? 200_000);
@@ -46,6 +47,9 @@ function measure(name: string, call: () => unknown) {
 const overhead = clockOverhead();
 console.log(`iterations per case: ${iterations}; clock overhead subtracted: ${(overhead * 1000).toFixed(3)} us`);
 measure("no-argument call", () => noop());
+// The same call under a time limit (withTimeout): one timer entry per call.
+const limitedNoop = withTimeout(noop, 60);
+measure("no-argument, withTimeout", () => limitedNoop());
 const p50 = measure("dict round trip (echo)", () => echo(payload));
 const pythonOnly = python_loop(iterations, payload) as number;
 console.log(`${"same echo called from Python".padEnd(28)} mean ${pythonOnly.toFixed(2)} us (reference)`);

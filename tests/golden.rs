@@ -2,7 +2,9 @@
 //! are helpers) runs under the real `tandem` binary, and its stdout, then
 //! stderr, then `[exit code N]` when non-zero, must match the `.out` file
 //! beside it. In `.out` files `[WILDCARD]` matches any text and `$DIR` is
-//! the scripts folder. A first line `// args: a b` passes script arguments.
+//! the scripts folder. A first line `// args: a b` passes script arguments,
+//! and a line `// flags: --x 1` among the first ones passes `tandem run`
+//! flags.
 //!
 //! `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the `.out` files.
 
@@ -46,8 +48,15 @@ fn run_script(script: &Path) -> Result<(), Failed> {
         .and_then(|l| l.strip_prefix("// args:"))
         .map(|a| a.split_whitespace().map(String::from).collect())
         .unwrap_or_default();
+    let flags: Vec<String> = source
+        .lines()
+        .take_while(|l| l.starts_with("//"))
+        .find_map(|l| l.strip_prefix("// flags:"))
+        .map(|a| a.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
     let output = Command::new(env!("CARGO_BIN_EXE_tandem"))
         .arg("run")
+        .args(&flags)
         .arg(script.file_name().unwrap())
         .args(&script_args)
         .current_dir(dir)

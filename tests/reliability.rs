@@ -37,6 +37,16 @@ fn in_background(port: u16, path: &'static str) -> std::thread::JoinHandle<Respo
     })
 }
 
+/// The value of one metric line (`name{labels}`) the server reports.
+fn metric(server: &Server, series: &str) -> f64 {
+    let text = server.get("/metrics").body;
+    text.lines()
+        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
 /// The answer to a runaway request: 503 with the request id, at the
 /// deadline (give or take the watchdog's grace and a busy machine).
 fn assert_cut_at_deadline(response: &Response, took: Duration, deadline: Duration) {
@@ -60,6 +70,7 @@ fn a_javascript_busy_loop_is_terminated_and_the_worker_serves_on() {
     let (r, took) = timed_get(&server, "/js-loop");
     assert_cut_at_deadline(&r, took, Duration::from_secs(1));
     assert_eq!(server.get("/").json()["served"], 3);
+    assert_eq!(metric(&server, r#"tandem_interrupts_total{what="javascript"}"#), 2.0);
 }
 
 #[test]
@@ -156,4 +167,148 @@ fn a_wsgi_busy_loop_is_interrupted_and_frees_its_python_thread() {
     let state = server.get("/").json();
     assert_eq!(state["finally"], 1, "{state}");
     assert_eq!(state["caught"][0], "tandem.TimeoutError", "{state}");
+}
+
+/// Raises this test process's limit on open files to at least `wanted`
+/// (the hard limit allows it on the machines the suite runs on; if not,
+/// the test says so instead of failing obscurely).
+fn allow_open_files(wanted: u64) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit read or write only the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < wanted {
+            assert!(limit.rlim_max >= wanted, "this test needs {wanted} open files; the hard limit is {}", limit.rlim_max);
+            limit.rlim_cur = wanted;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+}
+
+/// `count` connections that send nothing (or half a request head, every
+/// other one: a slow client), held open by the caller. They are opened in
+/// batches the server's accept queue can hold: a burst past it has its
+/// handshakes dropped and retried a second later, which would time the
+/// kernel, not the server.
+fn idle_connections(port: u16, count: usize) -> Vec<TcpStream> {
+    let mut streams = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect an idle connection");
+        if i % 2 == 1 {
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        }
+        streams.push(stream);
+        if i % 1000 == 999 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    streams
+}
+
+#[test]
+fn ten_thousand_idle_connections_leave_other_clients_served_at_once() {
+    allow_open_files(11_000);
+    // The header timeout (which also closes idle keep-alive connections)
+    // is longer than the test.
+    let server = Server::start(&["--workers", "1", "--header-timeout", "60"], RUNAWAY);
+    let idle = idle_connections(server.port, 10_000);
+    for _ in 0..20 {
+        let (r, took) = timed_get(&server, "/");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(took < Duration::from_secs(1), "a request beside 10,000 idle connections took {took:?}");
+    }
+    // They were held open, not dropped: one of the last (which sent
+    // nothing) still serves.
+    let mut last = &idle[idle.len() - 2];
+    last.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    last.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = Vec::new();
+    last.read_to_end(&mut answer).unwrap();
+    assert_eq!(parse_response(&answer).status, 200);
+}
+
+/// Whether the server closed `stream` (it reads end-of-file or a reset
+/// within a short wait; an open idle connection reads nothing).
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    match stream.read(&mut [0u8; 1024]) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+#[test]
+fn at_the_connection_limit_the_longest_idle_connections_make_room() {
+    let flags = ["--workers", "1", "--max-connections", "20", "--header-timeout", "60"];
+    let server = Server::start(&flags, RUNAWAY);
+    let mut idle = idle_connections(server.port, 20);
+    // Each request finds the process at its limit: it is served, not
+    // refused nor kept waiting for the idle ones to time out.
+    for _ in 0..5 {
+        let (r, took) = timed_get(&server, "/");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(took < Duration::from_secs(2), "served after {took:?} at the connection limit");
+    }
+    // Room was made by closing idle connections, the longest idle first.
+    assert!(closed_by_server(&mut idle[0]), "the first idle connection is still open");
+    let closed = idle.iter_mut().map(closed_by_server).filter(|&c| c).count();
+    assert!((1..20).contains(&closed), "{closed} of 20 idle connections closed");
+    assert!(metric(&server, "tandem_connections_shed_total") >= closed as f64);
+}
+
+#[test]
+fn a_python_call_past_its_limit_throws_in_the_handler_which_answers() {
+    let flags = ["--workers", "1", "--python-call-timeout", "0.3", "--handler-timeout", "10"];
+    let server = Server::start(&flags, RUNAWAY);
+    let (r, took) = timed_get(&server, "/py-limited");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["pythonType"], "TimeoutError", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("spin() ran past its time limit of 0.3 s"), "{body}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    // withTimeout() sets a function's own limit, under the same default.
+    let body = server.get("/py-own-limit").json();
+    assert!(body["message"].as_str().unwrap().contains("time limit of 0.1 s"), "{body}");
+    assert_eq!(server.get("/py-state").json()["finally"], 2);
+    assert_eq!(server.get("/").json()["served"], 1);
+    assert_eq!(metric(&server, r#"tandem_interrupts_total{what="python_call_limit"}"#), 2.0);
+}
+
+#[test]
+fn the_call_limit_comes_from_the_environment_too() {
+    let env = [("TANDEM_PYTHON_CALL_TIMEOUT", "0.2")];
+    let server = Server::start_with_env(&["--workers", "1"], RUNAWAY, 1, &env);
+    let body = server.get("/py-limited").json();
+    assert!(body["message"].as_str().unwrap().contains("time limit of 0.2 s"), "{body}");
+}
+
+#[test]
+fn the_servers_of_a_supervisor_killed_outright_exit_too() {
+    let server = Server::start_expecting(&["--processes", "2", "--workers", "1"], RUNAWAY, 2);
+    assert_eq!(server.get("/").status, 200);
+    server.signal(libc::SIGKILL);
+    // The kernel sends its server processes SIGTERM (they drain and exit):
+    // nothing is left listening on the port.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+        assert!(Instant::now() < deadline, "the server processes outlived their supervisor by 10 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_mounted_wsgi_app_past_the_deadline_is_interrupted_and_frees_its_thread() {
+    // One Python thread for mounted apps: were the loop not interrupted,
+    // the second WSGI request could not be served.
+    let flags = ["--workers", "1", "--wsgi-threads", "1", "--handler-timeout", "1"];
+    let server = Server::start(&flags, "tests/reliability/runaway_mount.ts");
+    let (r, took) = timed_get(&server, "/py/loop");
+    assert_cut_at_deadline(&r, took, Duration::from_secs(1));
+    let state = server.get("/py/").json();
+    assert_eq!(state["finally"], 1, "{state}");
+    assert_eq!(state["caught"][0], "tandem.TimeoutError", "{state}");
+    assert_eq!(server.get("/ts").body, "from TypeScript");
+    assert_eq!(metric(&server, r#"tandem_interrupts_total{what="wsgi"}"#), 1.0);
 }

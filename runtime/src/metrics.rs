@@ -1,6 +1,7 @@
 //! Process-wide Prometheus metrics (the `prometheus` crate): HTTP requests
-//! by route and status with latency histograms, and Python calls by
-//! function with errors and latency. Served as text at `/metrics`.
+//! by route and status with latency histograms, Python calls by function
+//! with errors and latency, open and shed connections, and the runaway
+//! work the runtime interrupted. Served as text at `/metrics`.
 
 use std::sync::OnceLock;
 
@@ -21,6 +22,34 @@ pub(crate) struct Metrics {
     python_errors: IntCounterVec,
     python_duration: HistogramVec,
     python_batch_size: HistogramVec,
+    interrupts: IntCounterVec,
+    connections_open: IntGauge,
+    connections_shed: IntCounter,
+}
+
+/// What the runtime interrupted, as the `what` label of
+/// `tandem_interrupts_total` says it.
+#[derive(Clone, Copy)]
+pub(crate) enum Interrupted {
+    /// JavaScript that held a worker's thread past a request's deadline.
+    JavaScript,
+    /// A Python call on a worker's thread past a request's deadline.
+    Python,
+    /// A Python call past its own time limit (`--python-call-timeout`).
+    PythonCallLimit,
+    /// A WSGI request's Python past its deadline, or its client gone.
+    Wsgi,
+}
+
+impl Interrupted {
+    fn label(self) -> &'static str {
+        match self {
+            Interrupted::JavaScript => "javascript",
+            Interrupted::Python => "python",
+            Interrupted::PythonCallLimit => "python_call_limit",
+            Interrupted::Wsgi => "wsgi",
+        }
+    }
 }
 
 /// The counters of one Python function, looked up once per proxy and
@@ -68,6 +97,21 @@ impl Metrics {
             .buckets(prometheus::exponential_buckets(1.0, 2.0, 10)?),
             &["function"],
         )?;
+        let interrupts = IntCounterVec::new(
+            Opts::new(
+                "tandem_interrupts_total",
+                "Runaway work the runtime interrupted, by what it was (javascript, python, python_call_limit, wsgi)",
+            ),
+            &["what"],
+        )?;
+        let connections_open = IntGauge::new("tandem_connections_open", "HTTP connections open")?;
+        let connections_shed = IntCounter::new(
+            "tandem_connections_shed_total",
+            "Idle connections closed to make room at --max-connections",
+        )?;
+        registry.register(Box::new(interrupts.clone()))?;
+        registry.register(Box::new(connections_open.clone()))?;
+        registry.register(Box::new(connections_shed.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(http_in_flight.clone()))?;
@@ -84,6 +128,9 @@ impl Metrics {
             python_errors,
             python_duration,
             python_batch_size,
+            interrupts,
+            connections_open,
+            connections_shed,
         })
     }
 
@@ -119,6 +166,22 @@ impl Metrics {
     /// A `@tandem.batch` function ran on `size` inputs at once.
     pub(crate) fn batch_run(&self, function: &str, size: usize) {
         self.python_batch_size.with_label_values(&[function]).observe(size as f64);
+    }
+
+    pub(crate) fn interrupted(&self, what: Interrupted) {
+        self.interrupts.with_label_values(&[what.label()]).inc();
+    }
+
+    pub(crate) fn connection_opened(&self) {
+        self.connections_open.inc();
+    }
+
+    pub(crate) fn connection_closed(&self) {
+        self.connections_open.dec();
+    }
+
+    pub(crate) fn connections_shed(&self, count: usize) {
+        self.connections_shed.inc_by(count as u64);
     }
 
     /// All metrics in Prometheus' text exposition format.

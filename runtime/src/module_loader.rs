@@ -36,6 +36,7 @@ use crate::transpile;
 const TANDEM_PYTHON_MODULE: &str = r#"const { python } = globalThis[Symbol.for("tandem.python")];
 export const PythonError = python.PythonError;
 export const kwargs = python.kwargs;
+export const withTimeout = python.withTimeout;
 export const isPyObject = python.isPyObject;
 export const liveHandles = python.liveHandles;
 const pyImport = python.import;

@@ -32,6 +32,11 @@ pub struct RuntimeOptions {
     pub args: Vec<String>,
     /// Extra deno_core extensions (ops and JS) for advanced embedders.
     pub extensions: Vec<deno_core::Extension>,
+    /// Time limit of every call from TypeScript into a Python function
+    /// that sets none of its own (`withTimeout` in tandem:python): past it,
+    /// the call is interrupted and throws a `PythonError` of type
+    /// `TimeoutError`. `None` (the default): no limit.
+    pub python_call_timeout: Option<std::time::Duration>,
 }
 
 /// A loaded and evaluated ES module.
@@ -120,6 +125,7 @@ impl Runtime {
             extensions,
             ..Default::default()
         })?;
+        js.op_state().borrow().borrow::<Rc<Bridge>>().call_timeout.set(options.python_call_timeout);
         let tokio = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -18,6 +18,12 @@ declare module "tandem:python" {
   export { PythonError };
   /** Marks an object passed as the last argument as Python keyword arguments. */
   export function kwargs(values: Record<string, unknown>): unknown;
+  /**
+   * `fn` (a Python function or callable) with a time limit on each call:
+   * past `seconds` the call is interrupted and throws a PythonError of type
+   * TimeoutError. `Infinity` lifts --python-call-timeout for `fn`.
+   */
+  export function withTimeout<F extends (...args: any[]) => any>(fn: F, seconds: number): F;
   /** `importlib.import_module(name)`, as a proxy. */
   function pyImport(name: string): any;
   export { pyImport as import };
@@ -28,6 +34,7 @@ declare module "tandem:python" {
   const python: {
     PythonError: typeof PythonError;
     kwargs: typeof kwargs;
+    withTimeout: typeof withTimeout;
     import: typeof pyImport;
     isPyObject: typeof isPyObject;
     liveHandles: typeof liveHandles;

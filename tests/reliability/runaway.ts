@@ -3,7 +3,18 @@
 // and a Python call that never returns. Every other path counts the
 // requests this isolate served, so a test can tell that the isolate kept
 // its state across an interruption.
+import { withTimeout } from "tandem:python";
 import { spin, spin_in_with, state } from "./runaway.py";
+
+/** What a handler sees of a Python call cut at its time limit. */
+function limited(call: () => unknown): Response {
+  try {
+    return Response.json({ result: call() });
+  } catch (e) {
+    const { pythonType, message } = e as Error & { pythonType?: string };
+    return Response.json({ pythonType, message });
+  }
+}
 
 let served = 0;
 
@@ -29,6 +40,12 @@ export default {
           console.log(`caught ${(e as Error).name}: ${(e as { pythonType?: string }).pythonType}`);
         }
         for (;;) {}
+      case "/py-limited":
+        // Under --python-call-timeout: the handler catches the TimeoutError
+        // and answers.
+        return limited(() => spin());
+      case "/py-own-limit":
+        return limited(() => withTimeout(spin, 0.1)());
       case "/py-with":
         return Response.json(spin_in_with());
       case "/py-state":

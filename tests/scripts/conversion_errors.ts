@@ -17,6 +17,10 @@ attempt("symbol", () => echo(Symbol("s")));
 attempt("nested promise", () => echo({ p: Promise.resolve(1) }));
 attempt("tuple dict key", () => non_string_key());
 attempt("python cycle", () => self_containing_list());
+// Nesting past the limit names the path briefly.
+let deep: unknown = 1;
+for (let i = 0; i < 600; i++) deep = [deep];
+attempt("too deep", () => echo(deep));
 // The same object twice (not a cycle) is fine.
 const shared = { x: 1 };
 console.log(echo([shared, shared]));

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::watchdog::Watchdog;
 use super::{server_facts, DEFAULT_PORT};
 use crate::error::Error;
-use crate::exchange::answer;
+use crate::exchange::answer::{self, Deadline};
 use crate::exchange::body::Body;
 use crate::exchange::queue::{InFlight, RequestBody, RequestQueue};
 use crate::exchange::request_body::{self, Arrival, BodyLimit};
@@ -133,8 +133,9 @@ impl Dispatch for Isolate {
         let (reply, replied) = oneshot::channel();
         let id = self.queue.push(InFlight::new(parts, body, remote, reply));
         let _guard = InFlightGuard { queue: &self.queue, id };
-        let _deadline = self.watchdog.arm(self.options.handler_timeout);
-        match answer::within(self.options.handler_timeout, replied, id).await {
+        let deadline = Deadline::after(self.options.handler_timeout);
+        let _armed = self.watchdog.arm(deadline);
+        match answer::within(deadline, replied, id).await {
             Ok(reply) if limit.exceeded() => (reply.route, limit.refusal()),
             Ok(reply) => (reply.route, reply.response),
             Err(response) => (None, response),

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use deno_core::JsRuntime;
 
 use crate::error::Error;
+use crate::exchange::answer::Deadline;
+use crate::metrics::{Interrupted, Metrics};
 use crate::runtime::Interrupter;
 use crate::server::Stopper;
 
@@ -99,9 +101,9 @@ impl Watchdog {
         Ok(Watchdog { shared, worker })
     }
 
-    /// Arms a deadline `after` from now, until the returned guard drops.
-    pub(crate) fn arm(&self, after: Duration) -> Armed<'_> {
-        let due = Instant::now() + after;
+    /// Arms `deadline` until the returned guard drops.
+    pub(crate) fn arm(&self, deadline: Deadline) -> Armed<'_> {
+        let (due, after) = (deadline.due, deadline.limit);
         let mut deadlines = self.shared.lock();
         deadlines.next_ticket += 1;
         let ticket = deadlines.next_ticket;
@@ -193,9 +195,12 @@ impl Shared {
             self.interrupter.cancel_js_termination();
             return;
         }
+        Metrics::get().interrupted(Interrupted::JavaScript);
         // Python, if the thread is in a call, after JavaScript: this waits
         // for the GIL.
-        self.interrupter.interrupt_python();
+        if self.interrupter.interrupt_python() {
+            Metrics::get().interrupted(Interrupted::Python);
+        }
     }
 }
 

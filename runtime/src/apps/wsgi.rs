@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use http::{Request, Response};
@@ -13,7 +14,7 @@ use pyo3::Python;
 
 use super::{server_facts, DEFAULT_WSGI_PORT};
 use crate::error::Error;
-use crate::exchange::answer;
+use crate::exchange::answer::{self, Deadline};
 use crate::exchange::body::Body;
 use crate::exchange::request_body::{self, BodyLimit};
 use crate::server::{self, Dispatch, Listener, Requested, ServerOptions, Worker};
@@ -35,16 +36,13 @@ pub fn run_wsgi(spec: &str, python_path: &[PathBuf], options: ServerOptions) -> 
     let facts = server_facts(listener.address(), &options);
     let app = Arc::new(Python::attach(|py| App::new(py, callable, &facts, options.wsgi_threads))?);
     let options = Arc::new(options);
-    let root = WsgiRoot { app, options: options.clone(), script_name: Arc::from("") };
+    let root = WsgiRoot { app, options: options.clone(), script_name: Arc::from(""), requests: Arc::default() };
     let make = {
         let root = root.clone();
         move |_index: usize| Ok(root.clone())
     };
     server::serve(listener, root, make, options)
 }
-
-/// Requests dispatched so far: the ids the server's own error answers name.
-static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The app at the root: every worker thread's worker and dispatch.
 #[derive(Clone)]
@@ -53,6 +51,9 @@ struct WsgiRoot {
     options: Arc<ServerOptions>,
     /// SCRIPT_NAME: empty at the root.
     script_name: Arc<str>,
+    /// Requests dispatched so far, by every worker: the ids the server's
+    /// own error answers name.
+    requests: Arc<AtomicU64>,
 }
 
 impl Worker for WsgiRoot {
@@ -85,8 +86,8 @@ impl Dispatch for WsgiRoot {
         };
         let request = crate::wsgi::Request { parts, body, remote, script_name: self.script_name.clone(), limit };
         let replied = self.app.submit(request).response();
-        let id = REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        match answer::within(self.options.handler_timeout, replied, id).await {
+        let id = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        match answer::within(Deadline::after(self.options.handler_timeout), replied, id).await {
             Ok(response) | Err(response) => (None, response),
         }
     }

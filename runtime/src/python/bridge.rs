@@ -58,6 +58,9 @@ pub(crate) struct Bridge {
     pub(crate) remote: std::cell::OnceCell<super::remote::FunctionTable>,
     /// The isolate's thread, as a deadline on another thread interrupts it.
     pub(crate) thread: super::interrupt::PythonThread,
+    /// The time limit of a call from JS that sets none of its own
+    /// (`RuntimeOptions::python_call_timeout`); `None`: no limit.
+    pub(crate) call_timeout: std::cell::Cell<Option<std::time::Duration>>,
 }
 
 impl Bridge {

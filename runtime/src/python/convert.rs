@@ -42,12 +42,18 @@ impl ConvertError {
         self
     }
 
-    /// `"<root>.a[3]: message"`.
+    /// `"<root>.a[3]: message"`. A deep path keeps its first and last two
+    /// steps: `"<root>[0][0]…[0][0] (512 levels): message"`.
     pub(crate) fn describe(&self, root: &str) -> String {
-        let mut where_ = root.to_string();
-        for segment in self.path.iter().rev() {
-            where_.push_str(segment);
-        }
+        /// Paths longer than this are shortened.
+        const LONGEST: usize = 8;
+        let steps: Vec<&str> = self.path.iter().rev().map(String::as_str).collect();
+        let where_ = if steps.len() <= LONGEST {
+            format!("{root}{}", steps.concat())
+        } else {
+            let (head, tail) = (&steps[..2], &steps[steps.len() - 2..]);
+            format!("{root}{}…{} ({} levels)", head.concat(), tail.concat(), steps.len())
+        };
         format!("{where_}: {}", self.message)
     }
 }
@@ -724,4 +730,17 @@ fn is_routine(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 /// Makes a Python exception for a failed conversion into Python.
 pub(crate) fn type_error(err: &ConvertError, root: &str) -> PyErr {
     PyTypeError::new_err(err.describe(root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConvertError;
+
+    #[test]
+    fn a_short_path_is_written_out_and_a_deep_one_shortened() {
+        let shallow = ConvertError::new("bad").at("[3]".into()).at(".a".into());
+        assert_eq!(shallow.describe("f()"), "f().a[3]: bad");
+        let deep = (0..512).fold(ConvertError::new("too deep"), |e, _| e.at("[0]".into()));
+        assert_eq!(deep.describe("deep()"), "deep()[0][0]…[0][0] (512 levels): too deep");
+    }
 }

@@ -11,9 +11,13 @@
 use std::os::raw::c_long;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::ffi;
+
+use super::timer;
+use crate::metrics::{Interrupted, Metrics};
 
 /// A thread that calls into Python, as other threads see it. Cheap to
 /// clone; every clone names the same thread.
@@ -68,6 +72,10 @@ impl PythonThread {
     /// held: a thread that runs one job after another (a WSGI pool thread)
     /// checks there that the job to interrupt is still the one it runs.
     pub(crate) fn interrupt_if(&self, still: impl FnOnce() -> bool) -> bool {
+        if self.inner.depth.load(Ordering::SeqCst) == 0 {
+            // Nothing to interrupt, and no need to wait for the GIL to know.
+            return false;
+        }
         Python::attach(|py| {
             if self.inner.depth.load(Ordering::SeqCst) == 0 || !still() {
                 return false;
@@ -86,6 +94,55 @@ impl PythonThread {
     }
 }
 
+/// A time limit on one call into Python on the calling thread: past it,
+/// the interrupt timer raises `tandem.TimeoutError` in the thread, unless
+/// the call has ended by then.
+pub(crate) struct Limit {
+    key: timer::Key,
+    slot: Arc<LimitSlot>,
+}
+
+struct LimitSlot {
+    thread: PythonThread,
+    /// Cleared, with the GIL held, when the call ends.
+    active: AtomicBool,
+    /// Set, with the GIL held, when the interrupt was raised.
+    fired: AtomicBool,
+}
+
+impl Limit {
+    /// Starts the clock on a call `thread` is about to make (it must be
+    /// the calling thread, inside [`PythonThread::enter`]).
+    pub(crate) fn start(thread: &PythonThread, after: Duration) -> Limit {
+        let slot = Arc::new(LimitSlot { thread: thread.clone(), active: AtomicBool::new(true), fired: AtomicBool::new(false) });
+        let job = slot.clone();
+        let key = timer::schedule(
+            Instant::now() + after,
+            Box::new(move || {
+                // The call ends with the GIL held, and this check runs with
+                // it held too: a call that has ended is never interrupted.
+                if job.thread.interrupt_if(|| job.active.load(Ordering::SeqCst) && !job.fired.swap(true, Ordering::SeqCst)) {
+                    Metrics::get().interrupted(Interrupted::PythonCallLimit);
+                }
+            }),
+        );
+        Limit { key, slot }
+    }
+
+    /// Ends the limit as the call returns (the GIL held: `py`); true if the
+    /// limit interrupted the call. An interrupt raised that has not fired
+    /// yet is withdrawn, so it cannot land in the caller's own Python.
+    pub(crate) fn end(self, _py: Python<'_>) -> bool {
+        self.slot.active.store(false, Ordering::SeqCst);
+        timer::cancel(self.key);
+        let fired = self.slot.fired.load(Ordering::SeqCst);
+        if fired {
+            self.slot.thread.withdraw();
+        }
+        fired
+    }
+}
+
 impl Default for PythonThread {
     /// The calling thread (a bridge is made on its isolate's thread).
     fn default() -> Self {
@@ -93,18 +150,26 @@ impl Default for PythonThread {
     }
 }
 
+impl PythonThread {
+    /// Withdraws an interrupt that has not fired. Only for the thread
+    /// itself, with the GIL held (callers prove it with a `Python` token).
+    fn withdraw(&self) {
+        self.inner.pending.store(false, Ordering::SeqCst);
+        // SAFETY: the caller holds the GIL and this is its own thread's id;
+        // a null exception clears the pending one, if any.
+        unsafe { ffi::PyThreadState_SetAsyncExc(self.inner.ident as c_long, std::ptr::null_mut()) };
+    }
+}
+
 impl Drop for InPython<'_, '_> {
     fn drop(&mut self) {
         let inner = &self.thread.inner;
-        if inner.depth.fetch_sub(1, Ordering::SeqCst) == 1 && inner.pending.swap(false, Ordering::SeqCst) {
+        if inner.depth.fetch_sub(1, Ordering::SeqCst) == 1 && inner.pending.load(Ordering::SeqCst) {
             // The interrupt came as the outermost call was returning and
             // has not fired: withdraw it, or it would fire in whatever
-            // Python this thread runs next (another request's).
-            //
-            // SAFETY: the GIL is held (the guard holds a `Python` token)
-            // and the id is this thread's; a null exception clears the
-            // pending one.
-            unsafe { ffi::PyThreadState_SetAsyncExc(inner.ident as c_long, std::ptr::null_mut()) };
+            // Python this thread runs next (another request's). The GIL
+            // is held: the guard holds a `Python` token.
+            self.thread.withdraw();
         }
     }
 }
@@ -164,6 +229,29 @@ mod tests {
             drop(guard);
             let next = py.run(c"x = sum(range(1000))", None, None);
             assert!(next.is_ok(), "the withdrawn interrupt fired in the next call: {next:?}");
+        });
+    }
+
+    #[test]
+    fn a_limit_interrupts_only_the_call_that_outlives_it() {
+        crate::python::initialize().unwrap();
+        let thread = PythonThread::current();
+        Python::attach(|py| {
+            let _in = thread.enter(py);
+            let quick = Limit::start(&thread, Duration::from_millis(50));
+            py.run(c"x = sum(range(100))", None, None).unwrap();
+            assert!(!quick.end(py), "a call that ended in time was interrupted");
+            let slow = Limit::start(&thread, Duration::from_millis(50));
+            let started = Instant::now();
+            let outcome = py.run(c"while True: pass", None, None);
+            let fired = slow.end(py);
+            assert!(fired);
+            let err = outcome.expect_err("the loop ran past its limit");
+            assert_eq!(err.get_type(py).qualname().unwrap().to_string(), "TimeoutError");
+            assert!(started.elapsed() < Duration::from_secs(5));
+            // The first limit was cancelled: nothing lands later.
+            py.detach(|| std::thread::sleep(Duration::from_millis(100)));
+            assert!(py.run(c"y = sum(range(1000))", None, None).is_ok());
         });
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod interrupt;
 pub(crate) mod js_function;
 pub(crate) mod remote;
 pub(crate) mod thread_state;
+pub(crate) mod timer;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -5,9 +5,10 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::connection::Slot;
 use super::{Signalled, Stopper};
@@ -16,6 +17,10 @@ use crate::error::Error;
 /// How long after the shutdown timeout the process exits, whatever its
 /// workers are doing.
 const LAST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long the acceptor waits at the connection limit before asking the
+/// workers to close idle connections again.
+const SHED_AGAIN: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Binds a listening socket. `reuse_port` lets several server processes
 /// share the port (the kernel spreads connections between them).
@@ -29,7 +34,10 @@ pub(crate) fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<std
         socket.set_only_v6(false).ok();
     }
     socket.bind(&address.into())?;
-    socket.listen(1024)?;
+    // The kernel caps this at net.core.somaxconn (4096 on current Linux).
+    // A deep queue holds a burst of new connections instead of dropping
+    // their handshakes, which clients retry only after a second or more.
+    socket.listen(4096)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
 }
@@ -43,8 +51,15 @@ pub(crate) struct Ending {
     pub(crate) stoppers: Vec<Stopper>,
 }
 
+/// The connection limit: how many may be open at once in the process, and
+/// where the workers say that one closed.
+pub(crate) struct Limit {
+    pub(crate) max: usize,
+    pub(crate) closed: Arc<Notify>,
+}
+
 /// Starts the acceptor thread.
-pub(crate) fn start(listener: std::net::TcpListener, slots: Vec<Slot>, ending: Ending) -> Result<(), Error> {
+pub(crate) fn start(listener: std::net::TcpListener, slots: Vec<Slot>, limit: Limit, ending: Ending) -> Result<(), Error> {
     std::thread::Builder::new()
         .name("tandem-acceptor".into())
         .spawn(move || {
@@ -55,13 +70,13 @@ pub(crate) fn start(listener: std::net::TcpListener, slots: Vec<Slot>, ending: E
                     std::process::exit(1);
                 }
             };
-            runtime.block_on(accept_until_signal(listener, slots, ending));
+            runtime.block_on(accept_until_signal(listener, slots, limit, ending));
         })
         .map_err(|source| Error::Spawn { what: "the acceptor thread", source })?;
     Ok(())
 }
 
-async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, ending: Ending) {
+async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, limit: Limit, ending: Ending) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         eprintln!("error: cannot install signal handlers");
@@ -75,6 +90,22 @@ async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, 
         }
     };
     loop {
+        if open(&slots) >= limit.max {
+            // At the limit: accept nothing until a connection closes (the
+            // kernel queues new ones meanwhile, it refuses none), and ask
+            // the workers to close their longest-idle ones, so that idle
+            // and slow clients cannot keep new ones out.
+            for slot in &slots {
+                slot.shed.notify_one();
+            }
+            tokio::select! {
+                () = limit.closed.notified() => continue,
+                // Nothing closed (every connection busy): ask again.
+                () = tokio::time::sleep(SHED_AGAIN) => continue,
+                _ = interrupt.recv() => break,
+                _ = terminate.recv() => break,
+            }
+        }
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => hand_over(stream, &slots),
@@ -121,6 +152,11 @@ async fn accept_until_signal(listener: std::net::TcpListener, slots: Vec<Slot>, 
 fn exit_at_once() -> ! {
     eprintln!("second signal: exiting without waiting for in-flight requests");
     std::process::exit(130);
+}
+
+/// Connections open in the process.
+fn open(slots: &[Slot]) -> usize {
+    slots.iter().map(|slot| slot.open.load(Ordering::Relaxed)).sum()
 }
 
 /// Gives a connection to the worker with the fewest open ones. It travels

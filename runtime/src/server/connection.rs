@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 
+use super::live::Registry;
 use super::{ServerOptions, Signalled};
 use crate::exchange::answer::{error_response, json_response};
 use crate::exchange::body::Body;
@@ -26,23 +26,39 @@ use crate::metrics::Metrics;
 const NO_ROUTE: &str = "";
 
 /// The acceptor's handle on a worker: where to send connections, and how
-/// many the worker has open (to pick the least busy one).
+/// many the worker has open (to pick the least busy one, and to hold the
+/// process to `--max-connections`).
 pub(crate) struct Slot {
     pub(crate) connections: mpsc::UnboundedSender<std::net::TcpStream>,
     pub(crate) open: Arc<AtomicUsize>,
+    /// Asks the worker to close some idle connections (at the limit).
+    pub(crate) shed: Arc<Notify>,
 }
 
 /// The worker's end of its slot.
 pub(crate) struct Connections {
     receiver: mpsc::UnboundedReceiver<std::net::TcpStream>,
     open: Arc<AtomicUsize>,
+    /// Told when a connection closes (the acceptor waits on it at the
+    /// connection limit); one for all workers.
+    closed: Arc<Notify>,
+    shed: Arc<Notify>,
 }
 
 impl Slot {
-    pub(crate) fn new() -> (Slot, Connections) {
+    pub(crate) fn new(closed: Arc<Notify>) -> (Slot, Connections) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let open = Arc::new(AtomicUsize::new(0));
-        (Slot { connections: sender, open: open.clone() }, Connections { receiver, open })
+        let shed = Arc::new(Notify::new());
+        let slot = Slot { connections: sender, open: open.clone(), shed: shed.clone() };
+        (slot, Connections { receiver, open, closed, shed })
+    }
+}
+
+impl Connections {
+    fn close_one(open: &AtomicUsize, closed: &Notify) {
+        open.fetch_sub(1, Ordering::Relaxed);
+        closed.notify_one();
     }
 }
 
@@ -68,33 +84,54 @@ pub(crate) async fn accept<D: Dispatch>(
     config: Arc<ServerOptions>,
 ) {
     let (cut, cut_short) = watch::channel(false);
-    let graceful = GracefulShutdown::new();
+    let registry = Rc::new(Registry::default());
     let mut http = hyper::server::conn::http1::Builder::new();
+    // The header timeout also closes idle keep-alive connections: hyper
+    // starts it whenever a connection waits for a request head.
     http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).keep_alive(true);
     loop {
         let stream = tokio::select! {
             stream = connections.receiver.recv() => stream,
+            () = connections.shed.notified() => {
+                registry.shed_idle();
+                continue;
+            }
             _ = shutdown.wait_for(Option::is_some) => None,
         };
         let Some(stream) = stream else { break };
         let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
-            connections.open.fetch_sub(1, Ordering::Relaxed);
+            Connections::close_one(&connections.open, &connections.closed);
             continue;
         };
         let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let dispatch = dispatch.clone();
-        let config = config.clone();
-        let cut_short = cut_short.clone();
-        let service = hyper::service::service_fn(move |request| {
-            handle(request, dispatch.clone(), config.clone(), remote, cut_short.clone())
-        });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        let open = connections.open.clone();
+        let (id, live) = registry.join();
+        let service = {
+            let (dispatch, config, cut_short, live) = (dispatch.clone(), config.clone(), cut_short.clone(), live.clone());
+            hyper::service::service_fn(move |request| {
+                let busy = live.busy();
+                let answered = handle(request, dispatch.clone(), config.clone(), remote, cut_short.clone());
+                async move {
+                    let response = answered.await;
+                    drop(busy);
+                    response
+                }
+            })
+        };
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let (open, closed, registry) = (connections.open.clone(), connections.closed.clone(), registry.clone());
         tokio::task::spawn_local(async move {
+            tokio::pin!(connection);
             // Errors here are the client's (reset, malformed request,
             // header timeout); hyper has already answered what it could.
-            let _ = connection.await;
-            open.fetch_sub(1, Ordering::Relaxed);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = live.closing() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            registry.leave(id);
+            Connections::close_one(&open, &closed);
         });
     }
     drop(connections.receiver);
@@ -102,11 +139,10 @@ pub(crate) async fn accept<D: Dispatch>(
     // noticed it (a runaway handler may have held the thread meanwhile).
     let signalled = (*shutdown.borrow()).unwrap_or_else(std::time::Instant::now);
     let drain_ends = tokio::time::Instant::from_std(signalled + config.shutdown_timeout);
-    let drained = graceful.shutdown();
-    tokio::pin!(drained);
-    if tokio::time::timeout_at(drain_ends, &mut drained).await.is_err() {
+    registry.close_all();
+    if tokio::time::timeout_at(drain_ends, registry.all_left()).await.is_err() {
         let _ = cut.send(true);
-        let _ = tokio::time::timeout(FLUSH, drained).await;
+        let _ = tokio::time::timeout(FLUSH, registry.all_left()).await;
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub(crate) mod acceptor;
 pub(crate) mod connection;
+mod live;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +54,11 @@ pub struct ServerOptions {
     /// Bind with SO_REUSEPORT, so that several server processes share the
     /// port (the kernel spreads connections between them).
     pub reuse_port: bool,
+    /// Most connections open at once in this process. At the limit, new
+    /// ones wait in the kernel's accept queue while the workers close the
+    /// connections idle the longest (an idle keep-alive connection also
+    /// closes by itself after `header_timeout`).
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
@@ -69,9 +75,15 @@ impl Default for ServerOptions {
             health_path: Some("/health".into()),
             wsgi_threads: crate::wsgi::DEFAULT_THREADS,
             reuse_port: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
+
+/// `ServerOptions::max_connections` unless set: what a process may hold
+/// under the usual limit of open files once raised (Linux's hard limit is
+/// often 2^20, Docker's 1,048,576; the soft one 1024).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// When SIGINT/SIGTERM came (`None` while serving): what the acceptor tells
 /// the workers, who drain until that time plus the shutdown timeout.
@@ -160,10 +172,11 @@ where
     let make = Arc::new(make);
     let (shutdown_tx, shutdown_rx) = watch::channel(None);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let closed = Arc::new(tokio::sync::Notify::new());
     let mut slots = Vec::new();
     let mut threads = Vec::new();
     for index in 1..options.workers.max(1) {
-        let (slot, connections) = Slot::new();
+        let (slot, connections) = Slot::new(closed.clone());
         let (make, options, shutdown, ready) = (make.clone(), options.clone(), shutdown_rx.clone(), ready_tx.clone());
         let thread = std::thread::Builder::new()
             .name(format!("tandem-worker-{index}"))
@@ -188,11 +201,12 @@ where
     for result in ready_rx {
         stoppers.extend(result?);
     }
-    let (slot, connections) = Slot::new();
+    let (slot, connections) = Slot::new(closed.clone());
     slots.insert(0, slot);
     let address = listener.address;
     let ending = acceptor::Ending { shutdown: shutdown_tx, timeout: options.shutdown_timeout, stoppers };
-    acceptor::start(listener.socket, slots, ending)?;
+    let limit = acceptor::Limit { max: options.max_connections.max(1), closed };
+    acceptor::start(listener.socket, slots, limit, ending)?;
     announce(address);
     run_worker(first, connections, shutdown_rx, options)?;
     join(threads)

@@ -25,6 +25,8 @@ use pyo3::Python;
 
 use crate::error::Error;
 use crate::python::interrupt::PythonThread;
+use crate::metrics::{Interrupted, Metrics};
+use crate::python::timer;
 use crate::python::thread_state::ThreadStateGuard;
 
 /// Work for a pool thread: runs with the GIL held.
@@ -85,13 +87,18 @@ impl Ticket {
             }
         };
         // Raising needs the GIL, which the job's thread may hold for a
-        // while: wait for it on a thread of its own, not the server's.
+        // while: the interrupt timer waits for it, not the server's thread.
         let ticket = self.clone();
-        let _ = std::thread::Builder::new().name("tandem-stop".into()).spawn(move || {
-            // Under the GIL the job cannot finish meanwhile: jobs start and
-            // finish with the GIL held.
-            thread.interrupt_if(|| matches!(*ticket.lock(), Phase::Running(_)));
-        });
+        timer::schedule(
+            std::time::Instant::now(),
+            Box::new(move || {
+                // Under the GIL the job cannot finish meanwhile: jobs start
+                // and finish with the GIL held.
+                if thread.interrupt_if(|| matches!(*ticket.lock(), Phase::Running(_))) {
+                    Metrics::get().interrupted(Interrupted::Wsgi);
+                }
+            }),
+        );
     }
 }
 

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod config;
+mod open_files;
 mod supervisor;
 
 use anyhow::Context;
@@ -20,57 +22,75 @@ struct Cli {
     command: Command,
 }
 
+/// How settings combine, under `tandem run --help`.
+const SETTINGS: &str = "Settings: a flag wins over its environment variable (shown as [env: ...]), which wins over \
+tandem.toml beside the entry file, which wins over the default. tandem.toml has the sections [server] (port, host, \
+workers, processes, metrics_path, health_path), [limits] (max_body_size, header_timeout, handler_timeout, \
+shutdown_timeout, max_connections, python_call_timeout) and [wsgi] (threads); see docs/http.md.";
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a TypeScript or JavaScript module; if it serves HTTP (a default
     /// export with `fetch`, or a `serve()` call), run the server. Flags go
     /// before FILE; what follows FILE belongs to the script (`Tandem.args`).
+    #[command(after_help = SETTINGS)]
     Run(RunArgs),
     /// The same as `run`.
+    #[command(after_help = SETTINGS)]
     Serve(RunArgs),
 }
 
 #[derive(Args, Clone)]
 struct RunArgs {
     /// Port to listen on [default: the script's serve({port}), then $PORT, then 3000].
-    #[arg(long)]
+    #[arg(long, env = "TANDEM_PORT")]
     port: Option<u16>,
     /// Interface to listen on [default: 127.0.0.1].
-    #[arg(long)]
+    #[arg(long, env = "TANDEM_HOST")]
     host: Option<String>,
     /// Isolate threads per process, each loading the module [default: number of CPUs divided by --processes].
-    #[arg(long)]
+    #[arg(long, env = "TANDEM_WORKERS")]
     workers: Option<usize>,
     /// Server processes on the same port (SO_REUSEPORT), each with its own
     /// Python interpreter, under a supervisor that restarts them.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, env = "TANDEM_PROCESSES")]
     processes: usize,
     /// Largest request body in bytes; larger ones get 413.
-    #[arg(long, default_value_t = 10 * 1024 * 1024)]
+    #[arg(long, default_value_t = 10 * 1024 * 1024, env = "TANDEM_MAX_BODY_SIZE")]
     max_body_size: u64,
     /// Seconds a client has to send a request's headers.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, env = "TANDEM_HEADER_TIMEOUT")]
     header_timeout: f64,
     /// Seconds a handler has to answer; after that the client gets 503.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, env = "TANDEM_HANDLER_TIMEOUT")]
     handler_timeout: f64,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 30.0, env = "TANDEM_SHUTDOWN_TIMEOUT")]
     shutdown_timeout: f64,
     /// Path the server answers with Prometheus metrics ("" turns it off).
-    #[arg(long, default_value = "/metrics")]
+    #[arg(long, default_value = "/metrics", env = "TANDEM_METRICS_PATH")]
     metrics_path: String,
     /// Path the server answers with {"status":"ok"} for probes ("" turns it off).
-    #[arg(long, default_value = "/health")]
+    #[arg(long, default_value = "/health", env = "TANDEM_HEALTH_PATH")]
     health_path: String,
     /// Serve FILE as a Python WSGI app (app.py, app.py:NAME or
     /// package.module:NAME; the callable defaults to `app`) on port 5000
     /// unless --port or $PORT says otherwise.
     #[arg(long)]
     wsgi: bool,
+    /// Seconds a call from TypeScript into a Python function may run
+    /// before it is interrupted with a TimeoutError (off by default;
+    /// withTimeout() from tandem:python sets a function's own).
+    #[arg(long, env = "TANDEM_PYTHON_CALL_TIMEOUT")]
+    python_call_timeout: Option<f64>,
+    /// Most connections open at once per process; past it new connections
+    /// wait in the kernel's queue until one closes. An idle keep-alive
+    /// connection is closed after --header-timeout.
+    #[arg(long, default_value_t = tandem::DEFAULT_MAX_CONNECTIONS, env = "TANDEM_MAX_CONNECTIONS")]
+    max_connections: usize,
     /// Python threads that run WSGI requests, per process (for --wsgi and
     /// for apps a script mounts with `wsgi()` from tandem:http).
-    #[arg(long, default_value_t = tandem::DEFAULT_WSGI_THREADS)]
+    #[arg(long, default_value_t = tandem::DEFAULT_WSGI_THREADS, env = "TANDEM_WSGI_THREADS")]
     wsgi_threads: usize,
     /// Bind with SO_REUSEPORT (set by the --processes supervisor for the
     /// processes it starts).
@@ -89,10 +109,6 @@ impl RunArgs {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = self.workers.unwrap_or((cpus / self.processes.max(1)).max(1));
         anyhow::ensure!(workers >= 1, "--workers must be at least 1");
-        let seconds = |name: &str, value: f64| {
-            anyhow::ensure!(value.is_finite() && value > 0.0, "--{name} must be a positive number of seconds");
-            Ok(Duration::from_secs_f64(value))
-        };
         let path = |p: &str| (!p.is_empty()).then(|| p.to_string());
         Ok(ServerOptions {
             port: self.port,
@@ -106,6 +122,7 @@ impl RunArgs {
             health_path: path(&self.health_path),
             wsgi_threads: self.wsgi_threads,
             reuse_port: self.reuse_port,
+            max_connections: self.max_connections,
         })
     }
 
@@ -131,6 +148,10 @@ impl RunArgs {
         flag("metrics-path", self.metrics_path.clone());
         flag("health-path", self.health_path.clone());
         flag("wsgi-threads", self.wsgi_threads.to_string());
+        flag("max-connections", self.max_connections.to_string());
+        if let Some(limit) = self.python_call_timeout {
+            flag("python-call-timeout", limit.to_string());
+        }
         args.push("--reuse-port".into());
         if self.wsgi {
             args.push("--wsgi".into());
@@ -141,9 +162,28 @@ impl RunArgs {
     }
 }
 
+/// A flag's number of seconds as a Duration.
+fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
+    anyhow::ensure!(value.is_finite() && value > 0.0, "--{name} must be a positive number of seconds, got {value}");
+    Ok(Duration::from_secs_f64(value))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (Command::Run(args) | Command::Serve(args)) = cli.command;
+    // tandem.toml beside the entry file fills in what neither the flags
+    // nor the environment set; the command line is read again with it.
+    let args = match config::apply(&config::path_for(&args.file)) {
+        Ok(false) => args,
+        Ok(true) => {
+            let (Command::Run(args) | Command::Serve(args)) = Cli::parse().command;
+            args
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -159,6 +199,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let server = args.server_options()?;
     anyhow::ensure!(args.processes >= 1, "--processes must be at least 1");
+    anyhow::ensure!(args.max_connections >= 1, "--max-connections must be at least 1");
+    open_files::make_room(server.max_connections);
     anyhow::ensure!(args.wsgi_threads >= 1, "--wsgi-threads must be at least 1");
     if args.processes > 1 {
         // Every process must bind the same port: resolve --port 0 here.
@@ -187,10 +229,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         .map(PathBuf::from)
         .context("module path has no parent folder")?;
     let script_args = args.args.clone();
+    let python_call_timeout = args.python_call_timeout.map(|s| seconds("python-call-timeout", s)).transpose()?;
     let make_options = move || RuntimeOptions {
         module_root: Some(cwd.clone()),
         python_path: vec![module_root.clone()],
         args: script_args.clone(),
+        python_call_timeout,
         ..Default::default()
     };
     tandem::run_program(&args.file, make_options, server)?;

@@ -41,12 +41,30 @@ pub fn supervise(processes: usize, args: Vec<OsString>, shutdown_timeout: Durati
 fn spawn(index: usize, args: &[OsString]) -> Result<Child> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find the tandem binary")?;
-    Command::new(exe)
+    let supervisor = std::process::id() as libc::pid_t;
+    let mut command = Command::new(exe);
+    command
         .args(args)
         // Its own process group: a terminal's Ctrl-C reaches only the
         // supervisor, which forwards one SIGTERM (a second signal would
         // make a process exit without draining).
-        .process_group(0)
+        .process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec, where
+    // only async-signal-safe calls are allowed: prctl, getppid and _exit
+    // are. It allocates nothing and touches no lock.
+    unsafe {
+        command.pre_exec(move || {
+            // A supervisor killed outright (SIGKILL, a crash) must not
+            // leave its servers running on the port: each one gets SIGTERM
+            // and drains. If it died before this line, exit now.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            if libc::getppid() != supervisor {
+                libc::_exit(0);
+            }
+            Ok(())
+        });
+    }
+    command
         .spawn()
         .with_context(|| format!("cannot start server process {index}"))
 }

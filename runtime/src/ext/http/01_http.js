@@ -502,7 +502,18 @@ async function callWsgi(app, request) {
     // A small body the server read whole and the Request already holds.
     body = new Uint8Array(await request.arrayBuffer());
   }
-  const answer = await op_http_wsgi_call(typeof id === "number" ? id : 0, app, head, body);
+  // The request aborted (its deadline passed, its client went away) stops
+  // the app's Python: not started, or interrupted if it runs.
+  const cancel = core.createCancelHandle();
+  const stop = () => core.tryClose(cancel);
+  request.signal?.addEventListener("abort", stop, { once: true });
+  let answer;
+  try {
+    answer = await op_http_wsgi_call(typeof id === "number" ? id : 0, app, head, body, cancel);
+  } finally {
+    request.signal?.removeEventListener("abort", stop);
+    core.tryClose(cancel);
+  }
   let content = answer.body;
   if (answer.stream !== 0) {
     const token = answer.stream;

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use deno_core::{op2, v8, ByteString, JsBuffer, OpState, ToJsBuffer};
+use deno_core::{op2, v8, ByteString, CancelFuture, CancelHandle, JsBuffer, OpState, ResourceId, ToJsBuffer};
 use http::request::Parts;
 use http_body_util::BodyExt;
 use pyo3::prelude::*;
@@ -123,7 +123,9 @@ pub(super) async fn op_http_wsgi_call(
     #[smi] app: u32,
     #[serde] head: Option<Head>,
     #[buffer] body: Option<JsBuffer>,
+    #[smi] cancel: ResourceId,
 ) -> Result<Answer, HttpError> {
+    let cancel = state.borrow().resource_table.get::<CancelHandle>(cancel).ok();
     let mounted = mounts(&mut state.borrow_mut()).apps.get(app as usize).cloned();
     let (app, script_name) =
         mounted.ok_or_else(|| HttpError::Wsgi(format!("no WSGI app is mounted with index {app}")))?;
@@ -145,11 +147,17 @@ pub(super) async fn op_http_wsgi_call(
             limit: BodyLimit::none(),
         },
     };
-    let response = app
-        .submit(request)
-        .response()
-        .await
-        .map_err(|_| HttpError::Wsgi("the WSGI call ended without a response".into()))?;
+    // Cancelled, the call's future drops, and with it the submitted job,
+    // which stops the app's Python (crate::wsgi::Submitted).
+    let reply = app.submit(request).response();
+    let response = match cancel {
+        Some(cancel) => reply
+            .or_cancel(cancel)
+            .await
+            .map_err(|_| HttpError::Wsgi("the request was aborted before the WSGI app answered".into()))?,
+        None => reply.await,
+    }
+    .map_err(|_| HttpError::Wsgi("the WSGI call ended without a response".into()))?;
     let (head, body) = response.into_parts();
     let headers = head
         .headers

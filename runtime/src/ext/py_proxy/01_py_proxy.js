@@ -77,11 +77,13 @@ function kwargs(values) {
   return new Kwargs(values);
 }
 
-function call(id, args) {
+// limit: the call's time limit in seconds (see withTimeout); -1 for the
+// runtime's default.
+function call(id, args, limit = -1) {
   for (let i = 0; i < args.length; i++) {
     // A Promise argument is awaited before Python runs.
     if (args[i] instanceof Promise) {
-      return Promise.all(args).then((resolved) => call(id, resolved));
+      return Promise.all(args).then((resolved) => call(id, resolved, limit));
     }
   }
   let kw;
@@ -89,14 +91,50 @@ function call(id, args) {
     kw = args[args.length - 1].values;
     args = args.slice(0, -1);
   }
-  const result = op_py_call(id, args, kw);
+  const result = op_py_call(id, args, kw, limit);
   if (result === ERROR) raise();
   return result;
 }
 
+// Functions made by makeBatched: their calls share a batch, which no one
+// call's limit may interrupt.
+const BATCHED = Symbol("tandem.python.batched");
+// Holds the original function of a withTimeout wrapper, so that its handle
+// is not released while the wrapper is in use.
+const KEEP = Symbol("tandem.python.keep");
+
+/**
+ * `fn` (a Python function or other callable) with a time limit of
+ * `seconds` on each call: past it the call is interrupted and throws a
+ * PythonError of type TimeoutError. `Infinity` lifts the runtime's default
+ * limit (--python-call-timeout) for this function.
+ */
+function withTimeout(fn, seconds) {
+  const id = isPyObject(fn) ? fn[HANDLE] : undefined;
+  if (id === undefined || typeof fn !== "function") {
+    throw new TypeError("withTimeout(fn, seconds): fn must be a Python function or callable imported from Python");
+  }
+  if (fn[BATCHED]) {
+    throw new TypeError(
+      "withTimeout(fn, seconds): a @tandem.batch function cannot take a per-call limit, since its calls share one batch; limit the request instead (--handler-timeout)",
+    );
+  }
+  if (typeof seconds !== "number" || !(seconds > 0)) {
+    throw new TypeError(`withTimeout(fn, seconds): seconds must be a positive number or Infinity, got ${typeof seconds === "string" ? JSON.stringify(seconds) : String(seconds)}`);
+  }
+  const limited = function (...args) {
+    return call(id, args, seconds);
+  };
+  Object.defineProperty(limited, "name", { value: fn.name || "limited" });
+  Object.defineProperty(limited, HANDLE, { value: id });
+  Object.defineProperty(limited, KEEP, { value: fn });
+  return limited;
+}
+
 // Marks `fn` as the JS face of handle `id`, released with it.
-function holding(fn, id) {
+function holding(fn, id, batched = false) {
   Object.defineProperty(fn, HANDLE, { value: id });
+  if (batched) Object.defineProperty(fn, BATCHED, { value: true });
   registry.register(fn, id);
   return fn;
 }
@@ -116,7 +154,7 @@ function makeBatched(id, batcher) {
       return call(id, Array.from(arguments));
     }
     return op_py_batch_call(batcher, input).then(check);
-  }, id);
+  }, id, true);
 }
 
 function pyIterator(id) {
@@ -264,6 +302,7 @@ function importModule(name) {
 const python = {
   PythonError,
   kwargs,
+  withTimeout,
   import: importModule,
   isPyObject,
   liveHandles: () => op_py_live_handles(),
@@ -276,4 +315,4 @@ Object.defineProperty(globalThis, Symbol.for("tandem.python"), {
 });
 globalThis.PythonError = PythonError;
 
-export { PythonError, kwargs, python };
+export { PythonError, kwargs, python, withTimeout };

@@ -2,6 +2,7 @@
 //! the per-function metrics.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use deno_core::{op2, v8};
 use pyo3::prelude::*;
@@ -11,15 +12,19 @@ use super::{callable_name, to_js, with_handle};
 use crate::metrics::{CallMetrics, Metrics};
 use crate::python::bridge::{Bridge, PendingError};
 use crate::python::convert::ToPy;
+use crate::python::interrupt::Limit;
 
 /// `callable(*args, **kwargs)`; `args` is a JS Array, `kwargs` an object or
-/// undefined.
+/// undefined. `limit` is the call's time limit in seconds: a positive
+/// number, `Infinity` for none, or anything else (the glue passes -1) for
+/// the runtime's default (`--python-call-timeout`).
 #[op2(reentrant)]
 pub(super) fn op_py_call<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     #[smi] id: u32,
     args: v8::Local<'s, v8::Array>,
     kwargs: v8::Local<'s, v8::Value>,
+    limit: f64,
 ) -> v8::Local<'s, v8::Value> {
     with_handle(scope, id, |py, scope, bridge, callable| {
         let mut to_py = ToPy::new(py, bridge);
@@ -52,7 +57,14 @@ pub(super) fn op_py_call<'s>(
         };
         let metrics = call_metrics(bridge, id, &callable);
         let started = std::time::Instant::now();
-        let result = callable.call(args, kwargs.as_ref());
+        let limit = time_limit(bridge, limit);
+        let armed = limit.map(|after| Limit::start(&bridge.thread, after));
+        let mut result = callable.call(args, kwargs.as_ref());
+        if let (Some(armed), Some(after)) = (armed, limit) {
+            if armed.end(py) {
+                result = result.map_err(|err| past_limit(py, err, &callable_name(&callable), after));
+            }
+        }
         metrics.duration.observe(started.elapsed().as_secs_f64());
         metrics.calls.inc();
         if result.is_err() {
@@ -60,6 +72,40 @@ pub(super) fn op_py_call<'s>(
         }
         to_js(scope, bridge, result, || format!("return value of {}()", callable_name(&callable)))
     })
+}
+
+/// The limit a call runs under: its own (`withTimeout` in tandem:python),
+/// or the runtime's default.
+fn time_limit(bridge: &Bridge, seconds: f64) -> Option<Duration> {
+    if seconds == f64::INFINITY {
+        None
+    } else if seconds > 0.0 {
+        Some(Duration::from_secs_f64(seconds))
+    } else {
+        bridge.call_timeout.get()
+    }
+}
+
+/// The `tandem.TimeoutError` a limit raised, with a message that says
+/// which call ran past which limit (the class's own message, all Python
+/// itself can see, names no call) and the original traceback.
+fn past_limit(py: Python<'_>, err: PyErr, name: &str, limit: Duration) -> PyErr {
+    let Ok(class) = py.import("tandem").and_then(|m| m.getattr("TimeoutError")) else {
+        return err;
+    };
+    if !err.matches(py, &class).unwrap_or(false) {
+        // The interrupt was caught, and the call failed for another reason.
+        return err;
+    }
+    let message = format!(
+        "{name}() ran past its time limit of {} s and was interrupted (the limit is set by withTimeout() from tandem:python, or --python-call-timeout)",
+        limit.as_secs_f64()
+    );
+    let Ok(exc) = class.call1((message,)) else { return err };
+    if let Some(traceback) = err.traceback(py) {
+        let _ = exc.setattr("__traceback__", traceback);
+    }
+    PyErr::from_value(exc)
 }
 
 /// The metrics of the function behind handle `id`, labelled
