@@ -31,6 +31,9 @@ struct Timer {
 struct State {
     jobs: BTreeMap<Key, Job>,
     seq: u64,
+    /// When the thread wakes next by itself; `None` while it waits for a
+    /// job with none scheduled.
+    wakes_at: Option<Instant>,
 }
 
 fn timer() -> &'static Timer {
@@ -69,9 +72,12 @@ impl Timer {
         state.seq += 1;
         let key = Key { at, seq: state.seq };
         state.jobs.insert(key, job);
-        // Wake the thread only when it sleeps past the new job; a limit no
-        // shorter than the ones before costs no wake-up.
-        if state.jobs.keys().next() == Some(&key) {
+        // Wake the thread only when it would sleep past the new job. Calls
+        // one after another under the same limit then cost no wake-up: each
+        // new deadline is later than the one the thread already waits for
+        // (whose job was cancelled), and when it wakes for that one it
+        // finds the next.
+        if state.wakes_at.is_none_or(|wakes| at < wakes) {
             self.earlier.notify_one();
         }
         key
@@ -82,12 +88,18 @@ impl Timer {
         loop {
             let now = Instant::now();
             match state.jobs.first_key_value().map(|(key, _)| key.at) {
-                None => state = self.earlier.wait(state).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    state.wakes_at = None;
+                    state = self.earlier.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
                 Some(at) if at > now => {
+                    state.wakes_at = Some(at);
                     state = self.earlier.wait_timeout(state, at - now).unwrap_or_else(|e| e.into_inner()).0;
                 }
                 Some(_) => {
                     let Some((_, job)) = state.jobs.pop_first() else { continue };
+                    // Awake: it looks at the jobs again after this one.
+                    state.wakes_at = Some(now);
                     drop(state);
                     job();
                     state = self.lock();
