@@ -48,7 +48,7 @@ pub use apps::script::run_program;
 pub use apps::wsgi::run_wsgi;
 pub use error::Error;
 pub use runtime::{Module, Runtime, RuntimeOptions};
-pub use server::{ServerOptions, DEFAULT_MAX_CONNECTIONS};
+pub use server::{listen, Binder, ServerOptions, Tally, DEFAULT_MAX_CONNECTIONS};
 
 /// Python threads that run WSGI requests when [`ServerOptions`] is left
 /// at its default.

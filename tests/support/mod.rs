@@ -20,6 +20,8 @@ pub struct Server {
     pub port: u16,
     /// Lines the server printed after "Listening on".
     pub lines: mpsc::Receiver<String>,
+    /// Lines it printed on stderr (echoed to the test's stderr too).
+    pub errors: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -49,7 +51,7 @@ impl Server {
             .arg("run")
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start tandem");
         let stdout: ChildStdout = child.stdout.take().unwrap();
@@ -61,6 +63,14 @@ impl Server {
                 }
             }
         });
+        let stderr = child.stderr.take().unwrap();
+        let (errors_tx, errors) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let _ = errors_tx.send(line);
+            }
+        });
         let mut port = 0;
         let mut seen = 0;
         while seen < listening {
@@ -70,7 +80,7 @@ impl Server {
                 seen += 1;
             }
         }
-        Server { child, port, lines: rx }
+        Server { child, port, lines: rx, errors }
     }
 
     pub fn request(&self, raw: &str) -> Response {
@@ -88,15 +98,12 @@ impl Server {
 
     /// Waits for a printed line containing `needle`.
     pub fn wait_for_line(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
-                if line.contains(needle) {
-                    return line;
-                }
-            }
-        }
-        panic!("the server never printed a line with {needle:?}");
+        wait_for(&self.lines, needle, "printed")
+    }
+
+    /// Waits for a line on stderr containing `needle`.
+    pub fn wait_for_error_line(&self, needle: &str) -> String {
+        wait_for(&self.errors, needle, "logged on stderr")
     }
 
     pub fn signal(&self, signal: i32) {
@@ -121,6 +128,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn wait_for(lines: &mpsc::Receiver<String>, needle: &str, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+    panic!("the server never {what} a line with {needle:?}");
 }
 
 #[derive(Debug)]

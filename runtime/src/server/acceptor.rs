@@ -22,9 +22,10 @@ const LAST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// workers to close idle connections again.
 const SHED_AGAIN: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// Binds a listening socket. `reuse_port` lets several server processes
-/// share the port (the kernel spreads connections between them).
-pub(crate) fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
+/// Binds a listening socket as the server does (a 4096-deep accept queue,
+/// non-blocking). `reuse_port` lets several server processes bind the
+/// port (the kernel spreads connections between them).
+pub fn listen(address: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(address), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     if reuse_port {
@@ -40,6 +41,26 @@ pub(crate) fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<std
     socket.listen(4096)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// Makes the listening socket for an address: see `ServerOptions::binder`.
+#[derive(Clone)]
+pub struct Binder(Arc<dyn Fn(SocketAddr) -> std::io::Result<std::net::TcpListener> + Send + Sync>);
+
+impl Binder {
+    pub fn new(bind: impl Fn(SocketAddr) -> std::io::Result<std::net::TcpListener> + Send + Sync + 'static) -> Self {
+        Binder(Arc::new(bind))
+    }
+
+    pub(crate) fn bind(&self, address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+        (self.0)(address)
+    }
+}
+
+impl std::fmt::Debug for Binder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Binder(..)")
+    }
 }
 
 /// What the acceptor needs to end a shutdown: the signal to the workers,

@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::live::Registry;
-use super::{ServerOptions, Signalled};
+use super::{ServerOptions, Signalled, Tally};
 use crate::exchange::answer::{error_response, json_response};
 use crate::exchange::body::Body;
 use crate::metrics::Metrics;
@@ -89,6 +89,7 @@ pub(crate) async fn accept<D: Dispatch>(
     // The header timeout also closes idle keep-alive connections: hyper
     // starts it whenever a connection waits for a request head.
     http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).keep_alive(true);
+    let worker = WorkerState { http, registry: registry.clone(), dispatch, config: config.clone(), cut_short };
     loop {
         let stream = tokio::select! {
             stream = connections.receiver.recv() => stream,
@@ -99,42 +100,14 @@ pub(crate) async fn accept<D: Dispatch>(
             _ = shutdown.wait_for(Option::is_some) => None,
         };
         let Some(stream) = stream else { break };
-        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
-            Connections::close_one(&connections.open, &connections.closed);
-            continue;
-        };
-        let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-        let (id, live) = registry.join();
-        let service = {
-            let (dispatch, config, cut_short, live) = (dispatch.clone(), config.clone(), cut_short.clone(), live.clone());
-            hyper::service::service_fn(move |request| {
-                let busy = live.busy();
-                let answered = handle(request, dispatch.clone(), config.clone(), remote, cut_short.clone());
-                async move {
-                    let response = answered.await;
-                    drop(busy);
-                    response
-                }
-            })
-        };
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        let (open, closed, registry) = (connections.open.clone(), connections.closed.clone(), registry.clone());
-        tokio::task::spawn_local(async move {
-            tokio::pin!(connection);
-            // Errors here are the client's (reset, malformed request,
-            // header timeout); hyper has already answered what it could.
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = live.closing() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
-            }
-            registry.leave(id);
-            Connections::close_one(&open, &closed);
-        });
+        worker.serve(stream, &connections);
     }
-    drop(connections.receiver);
+    // Connections the acceptor handed over before the signal are clients
+    // waiting for an answer like any other: serve them too.
+    connections.receiver.close();
+    while let Ok(stream) = connections.receiver.try_recv() {
+        worker.serve(stream, &connections);
+    }
     // The drain ends at a time fixed by the signal, not by when this thread
     // noticed it (a runaway handler may have held the thread meanwhile).
     let signalled = (*shutdown.borrow()).unwrap_or_else(std::time::Instant::now);
@@ -146,18 +119,92 @@ pub(crate) async fn accept<D: Dispatch>(
     }
 }
 
-struct GaugeGuard;
+/// How long after its acceptance a connection asked to close waits for its
+/// first request: its client has likely sent it already (closing would
+/// lose the request, not just a spare socket).
+const FIRST_REQUEST_GRACE: Duration = Duration::from_millis(500);
+
+/// What a worker's connections share.
+struct WorkerState<D> {
+    http: hyper::server::conn::http1::Builder,
+    registry: Rc<Registry>,
+    dispatch: Rc<D>,
+    config: Arc<ServerOptions>,
+    cut_short: watch::Receiver<bool>,
+}
+
+impl<D: Dispatch> WorkerState<D> {
+    /// Serves one connection on a task of its own until it closes.
+    fn serve(&self, stream: std::net::TcpStream, connections: &Connections) {
+        let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+            Connections::close_one(&connections.open, &connections.closed);
+            return;
+        };
+        let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let (id, live) = self.registry.join();
+        let service = {
+            let (dispatch, config, cut_short, live) =
+                (self.dispatch.clone(), self.config.clone(), self.cut_short.clone(), live.clone());
+            hyper::service::service_fn(move |request| {
+                let busy = live.busy();
+                let answered = handle(request, dispatch.clone(), config.clone(), remote, cut_short.clone());
+                async move {
+                    let response = answered.await;
+                    drop(busy);
+                    response
+                }
+            })
+        };
+        let connection = self.http.serve_connection(TokioIo::new(stream), service);
+        let (open, closed, registry) = (connections.open.clone(), connections.closed.clone(), self.registry.clone());
+        let tally = self.config.tally;
+        if let Some(tally) = tally {
+            tally.connection_opened();
+        }
+        tokio::task::spawn_local(async move {
+            tokio::pin!(connection);
+            // Errors here are the client's (reset, malformed request,
+            // header timeout); hyper has already answered what it could.
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = live.closing() => {
+                    let ended = tokio::select! {
+                        _ = connection.as_mut() => true,
+                        () = live.first_request(FIRST_REQUEST_GRACE) => false,
+                    };
+                    if !ended {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
+            }
+            registry.leave(id);
+            if let Some(tally) = tally {
+                tally.connection_closed();
+            }
+            Connections::close_one(&open, &closed);
+        });
+    }
+}
+
+struct GaugeGuard(Option<&'static Tally>);
 
 impl GaugeGuard {
-    fn new() -> Self {
+    fn new(tally: Option<&'static Tally>) -> Self {
         Metrics::get().request_started();
-        GaugeGuard
+        if let Some(tally) = tally {
+            tally.request_started();
+        }
+        GaugeGuard(tally)
     }
 }
 
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
         Metrics::get().request_ended();
+        if let Some(tally) = self.0 {
+            tally.request_ended();
+        }
     }
 }
 
@@ -183,7 +230,7 @@ async fn handle<D: Dispatch>(
             return Ok(json_response(StatusCode::OK, r#"{"status":"ok"}"#.into()));
         }
     }
-    let _gauge = GaugeGuard::new();
+    let _gauge = GaugeGuard::new(config.tally);
     let method = request.method().clone();
     // At the end of a shutdown the dispatch is dropped (which aborts the
     // request in the app) and the client gets a 503 instead.

@@ -4,12 +4,14 @@
 //! shutdown close them all once their requests are answered.
 //!
 //! Closing is hyper's graceful close: an idle connection closes at once, a
-//! busy one after the response it is writing, so no request is lost.
+//! busy one after the response it is writing, so no request is lost. A
+//! connection that has not begun its first request is given a moment for
+//! it first: its client connected to be answered.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -30,6 +32,11 @@ pub(crate) struct Live {
     idle_since: Cell<Instant>,
     /// Tells the connection's task to close it gracefully.
     close: Notify,
+    accepted: Instant,
+    /// Whether a request has begun on it.
+    requested: Cell<bool>,
+    /// Told when the first request begins.
+    first: Notify,
 }
 
 impl Live {
@@ -41,7 +48,22 @@ impl Live {
     /// Marks a request being answered until the guard drops.
     pub(crate) fn busy(self: &Rc<Self>) -> Busy {
         self.in_flight.set(self.in_flight.get() + 1);
+        if !self.requested.replace(true) {
+            self.first.notify_one();
+        }
         Busy(self.clone())
+    }
+
+    /// Resolves once a request has begun on the connection, or when it
+    /// has been open `grace` without one (at once for an older
+    /// connection: that is an idle client, not one whose request is on its
+    /// way).
+    pub(crate) async fn first_request(&self, grace: Duration) {
+        if self.requested.get() {
+            return;
+        }
+        let left = grace.saturating_sub(self.accepted.elapsed());
+        let _ = tokio::time::timeout(left, self.first.notified()).await;
     }
 }
 
@@ -72,7 +94,15 @@ impl Registry {
     pub(crate) fn join(&self) -> (u64, Rc<Live>) {
         let id = self.next.get();
         self.next.set(id + 1);
-        let live = Rc::new(Live { id, in_flight: Cell::new(0), idle_since: Cell::new(Instant::now()), close: Notify::new() });
+        let live = Rc::new(Live {
+            id,
+            in_flight: Cell::new(0),
+            idle_since: Cell::new(Instant::now()),
+            close: Notify::new(),
+            accepted: Instant::now(),
+            requested: Cell::new(false),
+            first: Notify::new(),
+        });
         self.open.borrow_mut().insert(id, live.clone());
         Metrics::get().connection_opened();
         (id, live)

@@ -12,6 +12,7 @@
 pub(crate) mod acceptor;
 pub(crate) mod connection;
 mod live;
+mod tally;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,7 +24,9 @@ use tokio::sync::watch;
 
 use crate::error::Error;
 use connection::{Connections, Slot};
+pub use acceptor::{listen, Binder};
 pub(crate) use connection::Dispatch;
+pub use tally::Tally;
 
 /// How to serve: address, workers and limits.
 #[derive(Debug, Clone)]
@@ -59,6 +62,14 @@ pub struct ServerOptions {
     /// connections idle the longest (an idle keep-alive connection also
     /// closes by itself after `header_timeout`).
     pub max_connections: usize,
+    /// Where to count this process's connections and requests, for
+    /// another process to read (the binary's supervisor maps it in shared
+    /// memory); the server also marks it ready once it accepts.
+    pub tally: Option<&'static Tally>,
+    /// Makes the listening socket for the address the options and the app
+    /// resolve to, instead of binding it here (`None`: [`listen`]). The
+    /// binary's supervisor uses it to share one socket between processes.
+    pub binder: Option<Binder>,
 }
 
 impl Default for ServerOptions {
@@ -76,6 +87,8 @@ impl Default for ServerOptions {
             wsgi_threads: crate::wsgi::DEFAULT_THREADS,
             reuse_port: false,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            tally: None,
+            binder: None,
         }
     }
 }
@@ -131,7 +144,13 @@ impl Listener {
     /// and `default_port` on 127.0.0.1.
     pub(crate) fn bind(options: &ServerOptions, requested: &Requested, default_port: u16) -> Result<Listener, Error> {
         let address = listen_address(options, requested, default_port)?;
-        let socket = acceptor::bind(address, options.reuse_port).map_err(|source| Error::Bind { addr: address, source })?;
+        let socket = match &options.binder {
+            Some(binder) => binder.bind(address),
+            None => listen(address, options.reuse_port),
+        };
+        let socket = socket.map_err(|source| Error::Bind { addr: address, source })?;
+        // A socket made elsewhere may be blocking; tokio needs it not to be.
+        socket.set_nonblocking(true)?;
         let address = socket.local_addr()?;
         Ok(Listener { socket, address })
     }
@@ -208,6 +227,9 @@ where
     let limit = acceptor::Limit { max: options.max_connections.max(1), closed };
     acceptor::start(listener.socket, slots, limit, ending)?;
     announce(address);
+    if let Some(tally) = options.tally {
+        tally.set_ready();
+    }
     run_worker(first, connections, shutdown_rx, options)?;
     join(threads)
 }

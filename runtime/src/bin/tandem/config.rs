@@ -20,6 +20,8 @@ enum Kind {
     Count,
     /// A number of seconds.
     Seconds,
+    /// Bytes: a whole number, or a string such as "512MiB" (see `--max-memory`).
+    Size,
     Text,
 }
 
@@ -38,6 +40,9 @@ const KEYS: &[(&str, &str, &str, Kind)] = &[
     ("limits", "shutdown_timeout", "TANDEM_SHUTDOWN_TIMEOUT", Kind::Seconds),
     ("limits", "max_connections", "TANDEM_MAX_CONNECTIONS", Kind::Count),
     ("limits", "python_call_timeout", "TANDEM_PYTHON_CALL_TIMEOUT", Kind::Seconds),
+    ("limits", "max_requests", "TANDEM_MAX_REQUESTS", Kind::Count),
+    ("limits", "max_requests_jitter", "TANDEM_MAX_REQUESTS_JITTER", Kind::Count),
+    ("limits", "max_memory", "TANDEM_MAX_MEMORY", Kind::Size),
     ("wsgi", "threads", "TANDEM_WSGI_THREADS", Kind::Count),
 ];
 
@@ -95,6 +100,12 @@ fn text_of(section: &str, name: &str, value: &toml::Value, kind: Kind) -> anyhow
         (Kind::Seconds, toml::Value::Integer(n)) if *n > 0 => Ok(n.to_string()),
         (Kind::Seconds, toml::Value::Float(x)) if *x > 0.0 && x.is_finite() => Ok(x.to_string()),
         (Kind::Text, toml::Value::String(s)) => Ok(s.clone()),
+        (Kind::Size, toml::Value::Integer(n)) if *n > 0 => Ok(n.to_string()),
+        (Kind::Size, toml::Value::String(s)) => match crate::size::parse(s) {
+            Ok(_) => Ok(s.clone()),
+            Err(e) => bail!("`{section}.{name}`: {e}"),
+        },
+        (Kind::Size, _) => bail!("`{section}.{name}` must be a number of bytes or a string such as \"512MiB\", not {value}"),
         (Kind::Count, _) => bail!("`{section}.{name}` must be a whole number of at least 0, not {value}"),
         (Kind::Seconds, _) => bail!("`{section}.{name}` must be a positive number of seconds, not {value}"),
         (Kind::Text, _) => bail!("`{section}.{name}` must be a string, not {value}"),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 mod config;
 mod open_files;
+mod size;
 mod supervisor;
 
 use anyhow::Context;
@@ -26,7 +27,8 @@ struct Cli {
 const SETTINGS: &str = "Settings: a flag wins over its environment variable (shown as [env: ...]), which wins over \
 tandem.toml beside the entry file, which wins over the default. tandem.toml has the sections [server] (port, host, \
 workers, processes, metrics_path, health_path), [limits] (max_body_size, header_timeout, handler_timeout, \
-shutdown_timeout, max_connections, python_call_timeout) and [wsgi] (threads); see docs/http.md.";
+shutdown_timeout, max_connections, python_call_timeout, max_requests, max_requests_jitter, max_memory) and [wsgi] \
+(threads); see docs/http.md.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -51,7 +53,7 @@ struct RunArgs {
     /// Isolate threads per process, each loading the module [default: number of CPUs divided by --processes].
     #[arg(long, env = "TANDEM_WORKERS")]
     workers: Option<usize>,
-    /// Server processes on the same port (SO_REUSEPORT), each with its own
+    /// Server processes accepting from one socket, each with its own
     /// Python interpreter, under a supervisor that restarts them.
     #[arg(long, default_value_t = 1, env = "TANDEM_PROCESSES")]
     processes: usize,
@@ -92,10 +94,28 @@ struct RunArgs {
     /// for apps a script mounts with `wsgi()` from tandem:http).
     #[arg(long, default_value_t = tandem::DEFAULT_WSGI_THREADS, env = "TANDEM_WSGI_THREADS")]
     wsgi_threads: usize,
-    /// Bind with SO_REUSEPORT (set by the --processes supervisor for the
-    /// processes it starts).
+    /// Replace a process after it has answered this many requests (plus
+    /// up to --max-requests-jitter): its replacement starts, then it drains.
+    #[arg(long, env = "TANDEM_MAX_REQUESTS")]
+    max_requests: Option<u64>,
+    /// Up to this many more requests, drawn for each process, so that
+    /// processes started together do not retire together.
+    #[arg(long, default_value_t = 0, env = "TANDEM_MAX_REQUESTS_JITTER")]
+    max_requests_jitter: u64,
+    /// Replace a process whose resident memory passes this size (e.g.
+    /// 512MiB, 2G; checked every second): its replacement starts, then it drains.
+    #[arg(long, env = "TANDEM_MAX_MEMORY", value_parser = size::parse)]
+    max_memory: Option<u64>,
+    /// The supervisor's: the shared memory page this process counts in.
     #[arg(long, hide = true)]
-    reuse_port: bool,
+    tally_fd: Option<i32>,
+    /// The supervisor's: this process's end of its socket pair, over which
+    /// the listening socket travels.
+    #[arg(long, hide = true)]
+    control_fd: Option<i32>,
+    /// The supervisor's: bind the socket and send it up (the first process).
+    #[arg(long, hide = true)]
+    bind_for_supervisor: bool,
     /// The module to run (.ts, .mts, .tsx, .js, .mjs), or with --wsgi the
     /// WSGI app.
     file: PathBuf,
@@ -121,19 +141,43 @@ impl RunArgs {
             metrics_path: path(&self.metrics_path),
             health_path: path(&self.health_path),
             wsgi_threads: self.wsgi_threads,
-            reuse_port: self.reuse_port,
+            reuse_port: false,
             max_connections: self.max_connections,
+            tally: self.tally_fd.map(supervisor::attach_tally).transpose()?,
+            binder: self.control_fd.map(|fd| supervisor::binder(fd, self.bind_for_supervisor)),
         })
     }
 
-    /// The command line of one server process under the supervisor.
-    fn process_args(&self, port: Option<u16>, workers: usize) -> Vec<OsString> {
+    /// Whether this process runs the supervisor (and not a server itself).
+    fn supervises(&self) -> bool {
+        let supervised = self.control_fd.is_some();
+        !supervised && (self.processes > 1 || self.max_requests.is_some() || self.max_memory.is_some())
+    }
+
+    /// What the supervisor runs: the server flags of one process, and the
+    /// entry file with the script's arguments.
+    fn plan(&self, workers: usize, shutdown_timeout: Duration) -> supervisor::Plan {
+        let mut entry: Vec<OsString> = vec![self.file.clone().into()];
+        entry.extend(self.args.iter().map(OsString::from));
+        supervisor::Plan {
+            processes: self.processes,
+            flags: self.process_flags(workers),
+            entry,
+            shutdown_timeout,
+            max_requests: self.max_requests,
+            max_requests_jitter: self.max_requests_jitter,
+            max_memory: self.max_memory,
+        }
+    }
+
+    /// The flags of one server process under the supervisor.
+    fn process_flags(&self, workers: usize) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["run".into()];
         let mut flag = |name: &str, value: String| {
             args.push(format!("--{name}").into());
             args.push(value.into());
         };
-        if let Some(port) = port {
+        if let Some(port) = self.port {
             flag("port", port.to_string());
         }
         if let Some(host) = &self.host {
@@ -152,12 +196,9 @@ impl RunArgs {
         if let Some(limit) = self.python_call_timeout {
             flag("python-call-timeout", limit.to_string());
         }
-        args.push("--reuse-port".into());
         if self.wsgi {
             args.push("--wsgi".into());
         }
-        args.push(self.file.clone().into());
-        args.extend(self.args.iter().map(OsString::from));
         args
     }
 }
@@ -198,18 +239,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         anyhow::bail!("module not found: '{}' (check the path)", args.file.display());
     }
     let server = args.server_options()?;
+    anyhow::ensure!(args.max_requests != Some(0), "--max-requests must be at least 1");
     anyhow::ensure!(args.processes >= 1, "--processes must be at least 1");
     anyhow::ensure!(args.max_connections >= 1, "--max-connections must be at least 1");
     open_files::make_room(server.max_connections);
     anyhow::ensure!(args.wsgi_threads >= 1, "--wsgi-threads must be at least 1");
-    if args.processes > 1 {
-        // Every process must bind the same port: resolve --port 0 here.
-        let port = match args.port {
-            Some(0) => Some(supervisor::pick_port(args.host.as_deref().unwrap_or("127.0.0.1"))?),
-            other => other,
-        };
-        let process_args = args.process_args(port, server.workers);
-        supervisor::supervise(args.processes, process_args, server.shutdown_timeout)?;
+    if args.supervises() {
+        supervisor::supervise(args.plan(server.workers, server.shutdown_timeout))?;
         return Ok(());
     }
     let cwd = std::env::current_dir()?;
