@@ -136,7 +136,7 @@ impl Dispatch for Isolate {
         let deadline = Deadline::after(self.options.handler_timeout);
         let _armed = self.watchdog.arm(deadline);
         match answer::within(deadline, replied, id).await {
-            Ok(reply) if limit.exceeded() => (reply.route, limit.refusal()),
+            Ok(reply) if limit.failed() => (reply.route, limit.refusal()),
             Ok(reply) => (reply.route, reply.response),
             Err(response) => (None, response),
         }

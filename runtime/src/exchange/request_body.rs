@@ -4,8 +4,7 @@
 //! read that goes past the limit. This is the only place the body limit is
 //! enforced, for TypeScript handlers and WSGI apps alike.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -19,17 +18,19 @@ use super::body::Body;
 /// not an isolate or a Python thread, and the app gets its body at once.
 pub(crate) const BUFFER_BODY_UP_TO: u64 = 64 * 1024;
 
-/// The body limit of one request, and whether a streamed body went over
-/// it. Whatever the app answers after that, the client gets 413.
+/// The body limit of one request, and whether reading a streamed body
+/// failed: over the limit (the client gets 413) or malformed, e.g. broken
+/// chunked framing or a body cut short (400). Whatever the app answers
+/// after that, the client gets this refusal: the app only saw a read fail.
 #[derive(Clone, Debug)]
 pub(crate) struct BodyLimit {
     bytes: u64,
-    exceeded: Arc<AtomicBool>,
+    failure: Arc<OnceLock<BodyError>>,
 }
 
 impl BodyLimit {
     pub(crate) fn new(bytes: u64) -> Self {
-        BodyLimit { bytes, exceeded: Arc::default() }
+        BodyLimit { bytes, failure: Arc::default() }
     }
 
     /// No limit: for a body the server has already read.
@@ -37,14 +38,25 @@ impl BodyLimit {
         BodyLimit::new(u64::MAX)
     }
 
-    pub(crate) fn exceeded(&self) -> bool {
-        self.exceeded.load(Ordering::Relaxed)
+    /// Whether reading the body failed.
+    pub(crate) fn failed(&self) -> bool {
+        self.failure.get().is_some()
     }
 
-    /// The 413 the client gets for a body over the limit.
+    fn fail(&self, error: BodyError) -> BodyError {
+        self.failure.get_or_init(|| error).clone()
+    }
+
+    /// The answer for a body that could not be read: 413 over the limit
+    /// (also for one announced as too large), 400 when malformed.
     pub(crate) fn refusal(&self) -> http::Response<Body> {
-        let message = BodyError::TooLarge { limit: self.bytes }.to_string();
-        error_response(http::StatusCode::PAYLOAD_TOO_LARGE, &message)
+        match self.failure.get() {
+            Some(error @ BodyError::Read(_)) => error_response(http::StatusCode::BAD_REQUEST, &error.to_string()),
+            _ => {
+                let message = BodyError::TooLarge { limit: self.bytes }.to_string();
+                error_response(http::StatusCode::PAYLOAD_TOO_LARGE, &message)
+            }
+        }
     }
 }
 
@@ -53,7 +65,7 @@ impl BodyLimit {
 pub(crate) enum BodyError {
     #[error("the request body is larger than the server's limit of {limit} bytes (see --max-body-size)")]
     TooLarge { limit: u64 },
-    #[error("reading the request body failed: {0}")]
+    #[error("the request body could not be read: it is malformed or was cut short ({0})")]
     Read(String),
 }
 
@@ -70,8 +82,8 @@ impl Streamed {
         Streamed { body: Limited::new(incoming, bytes), limit, started: false }
     }
 
-    /// The next chunk; `None` at the end. Going over the limit marks the
-    /// request's [`BodyLimit`] as exceeded.
+    /// The next chunk; `None` at the end. A failed read (over the limit,
+    /// malformed) is recorded in the request's [`BodyLimit`].
     pub(crate) async fn next_chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
         loop {
             let Some(frame) = self.body.frame().await else { return Ok(None) };
@@ -84,10 +96,11 @@ impl Streamed {
                     }
                 }
                 Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                    self.limit.exceeded.store(true, Ordering::Relaxed);
-                    return Err(BodyError::TooLarge { limit: self.limit.bytes });
+                    return Err(self.limit.fail(BodyError::TooLarge { limit: self.limit.bytes }));
                 }
-                Err(e) => return Err(BodyError::Read(e.to_string())),
+                // hyper's own errors here are the client's: broken chunked
+                // framing, or the connection ending before the body did.
+                Err(e) => return Err(self.limit.fail(BodyError::Read(e.to_string()))),
             }
         }
     }
@@ -115,13 +128,31 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
     headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-/// Refuses a body announced as larger than `limit` (413), reads a small
-/// one whole, and leaves any other to be streamed under `limit`.
+/// The first transfer coding of `headers` other than `chunked`: hyper
+/// decodes chunked framing and passes any other coding's bytes through as
+/// if they were the body, which the app would take for plain content.
+fn unsupported_coding(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| String::from_utf8_lossy(value.as_bytes()).split(',').map(|c| c.trim().to_string()).collect::<Vec<_>>())
+        .find(|coding| !coding.eq_ignore_ascii_case("chunked"))
+}
+
+/// Refuses a transfer coding other than chunked (501, as RFC 9112 asks)
+/// and a body announced as larger than `limit` (413), reads a small one
+/// whole, and leaves any other to be streamed under `limit`.
 pub(crate) async fn receive(
     headers: &http::HeaderMap,
     incoming: Incoming,
     limit: &BodyLimit,
 ) -> Result<Arrival, http::Response<Body>> {
+    if let Some(coding) = unsupported_coding(headers) {
+        let message = format!(
+            "the request's Transfer-Encoding {coding:?} is not supported: send the body as it is, with Content-Length or Transfer-Encoding: chunked"
+        );
+        return Err(error_response(http::StatusCode::NOT_IMPLEMENTED, &message));
+    }
     let length = content_length(headers);
     if length.is_some_and(|n| n > limit.bytes) {
         return Err(limit.refusal());
@@ -148,9 +179,27 @@ mod tests {
     #[test]
     fn a_limit_starts_unexceeded_and_refuses_with_413() {
         let limit = BodyLimit::new(10);
-        assert!(!limit.exceeded());
+        assert!(!limit.failed());
         let refusal = limit.refusal();
         assert_eq!(refusal.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn only_the_chunked_transfer_coding_is_accepted() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(unsupported_coding(&headers), None);
+        headers.insert(http::header::TRANSFER_ENCODING, http::HeaderValue::from_static("Chunked"));
+        assert_eq!(unsupported_coding(&headers), None);
+        headers.insert(http::header::TRANSFER_ENCODING, http::HeaderValue::from_static("gzip, chunked"));
+        assert_eq!(unsupported_coding(&headers).as_deref(), Some("gzip"));
+    }
+
+    #[test]
+    fn a_malformed_body_is_refused_with_400_and_says_why() {
+        let limit = BodyLimit::new(1024);
+        limit.fail(BodyError::Read("invalid chunk size line".into()));
+        assert!(limit.failed());
+        assert_eq!(limit.refusal().status(), http::StatusCode::BAD_REQUEST);
     }
 
     #[test]

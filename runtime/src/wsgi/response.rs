@@ -53,7 +53,7 @@ pub(crate) fn run(py: Python<'_>, app: &App, call: Call) {
     };
     let outcome = call_app(py, app, &start, &parts, body, remote, &script_name);
     let start = start.borrow();
-    if limit.exceeded() {
+    if limit.failed() {
         start.refuse(limit.refusal());
     } else if let Err(e) = outcome {
         log_error(py, &parts, &e);
@@ -359,6 +359,13 @@ fn parse_head(status: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>) -> PyResult
         .then(|| StatusCode::from_bytes(code.as_bytes()).ok())
         .flatten()
         .ok_or_else(|| PyValueError::new_err(format!("start_response(): status {status:?} is not a three-digit code and a reason, e.g. '200 OK'")))?;
+    if reason.chars().any(|c| c.is_control() && c != '\t') {
+        // A line break here would end the status line: refused like one in
+        // a header value, rather than sent as the canonical reason.
+        return Err(PyValueError::new_err(format!(
+            "start_response(): status {status:?} has a control character (such as a newline)"
+        )));
+    }
     let reason = match code.canonical_reason() == Some(reason) {
         true => None,
         false => Some(Bytes::from(latin1_bytes(reason, "the status")?)),
@@ -451,6 +458,8 @@ mod tests {
             }
             let not_text = parse_head(7i64.into_pyobject(py).unwrap().as_any(), PyList::empty(py).as_any());
             assert!(error(not_text).contains("the status must be a str such as '200 OK', not int"));
+            let split = error(parse(py, "200 OK\r\nSet-Cookie: x=1", &[]));
+            assert!(split.contains("has a control character"), "{split}");
         });
     }
 
