@@ -17,6 +17,7 @@ use pyo3::sync::PyOnceLock;
 use super::bridge::{Bridge, WrapKind};
 use super::js_function::JsFunction;
 use super::remote::RemoteJsFunction;
+use super::text;
 
 /// Containers nested deeper than this are refused rather than overflowing
 /// the stack.
@@ -96,8 +97,7 @@ impl<'a, 'py> ToPy<'a, 'py> {
     ) -> Result<Bound<'py, PyAny>, ConvertError> {
         let py = self.py;
         if value.is_string() {
-            let s = value.to_rust_string_lossy(scope);
-            return Ok(PyString::new(py, &s).into_any());
+            return Ok(text::js_to_py(py, scope, value, false).into_any());
         }
         if value.is_number() {
             return Ok(number_to_py(py, value.number_value(scope).unwrap_or(f64::NAN)));
@@ -220,12 +220,12 @@ impl<'a, 'py> ToPy<'a, 'py> {
         };
         for i in 0..keys.length() {
             let Some(key) = keys.get_index(scope, i) else { continue };
-            let key_str = key.to_rust_string_lossy(scope);
+            let key_py = text::js_to_py(self.py, scope, key, true);
             let value = obj.get(scope, key).unwrap_or_else(|| v8::undefined(scope).into());
             let value = self
                 .convert(scope, value)
-                .map_err(|e| e.at(key_segment(&key_str)))?;
-            dict.set_item(PyString::intern(self.py, &key_str), value)?;
+                .map_err(|e| e.at(key_segment(&key.to_rust_string_lossy(scope))))?;
+            dict.set_item(key_py, value)?;
         }
         Ok(dict.into_any())
     }
@@ -265,9 +265,11 @@ fn number_to_py(py: Python<'_>, n: f64) -> Bound<'_, PyAny> {
     }
 }
 
-/// A JS number that crosses as a Python int: integral and exact (|n| <= 2^53).
+/// A JS number that crosses as a Python int: integral and exact (|n| <= 2^53),
+/// and not -0, which only a float keeps.
 pub(crate) fn exact_integer(n: f64) -> Option<i64> {
-    (n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER).then_some(n as i64)
+    let negative_zero = n == 0.0 && n.is_sign_negative();
+    (n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER && !negative_zero).then_some(n as i64)
 }
 
 fn bigint_to_py<'py>(py: Python<'py>, big: v8::Local<'_, v8::BigInt>) -> Result<Bound<'py, PyAny>, ConvertError> {
@@ -346,7 +348,7 @@ impl<'a> ToJs<'a> {
         }
         // Exact types first: they are the common case and cheapest to test.
         if let Ok(s) = obj.cast_exact::<PyString>() {
-            return string_to_js(scope, &s.to_cow()?);
+            return text::py_to_js(scope, s);
         }
         if let Ok(b) = obj.cast_exact::<PyBool>() {
             return Ok(v8::Boolean::new(scope, b.is_true()).into());
@@ -402,7 +404,7 @@ impl<'a> ToJs<'a> {
             return Ok(v8::Number::new(scope, f.value()).into());
         }
         if let Ok(s) = obj.cast::<PyString>() {
-            return string_to_js(scope, &s.to_cow()?);
+            return text::py_to_js(scope, s);
         }
         if let Ok(d) = obj.cast::<PyDict>() {
             return self.guarded(obj, |this| this.dict_to_js(scope, d));
@@ -505,7 +507,7 @@ impl<'a> ToJs<'a> {
         let out = v8::Object::new(scope);
         for (key, value) in dict.iter() {
             let key_js: v8::Local<v8::Value> = if let Ok(s) = key.cast::<PyString>() {
-                string_to_js(scope, &s.to_cow()?)?
+                text::py_to_js(scope, s)?
             } else if key.is_instance_of::<PyInt>() && !key.is_instance_of::<PyBool>() {
                 string_to_js(scope, &key.str()?.to_cow()?)?
             } else {

@@ -14,6 +14,7 @@ pub(crate) mod import;
 pub(crate) mod interrupt;
 pub(crate) mod js_function;
 pub(crate) mod remote;
+pub(crate) mod text;
 pub(crate) mod thread_state;
 pub(crate) mod timer;
 
