@@ -29,7 +29,7 @@
 //   runtime:   runtime, module_loader, module_host
 //   extension: ext (deno_core ops and their JavaScript)
 //   Python:    python (the value bridge), wsgi (PEP 3333 machinery)
-//   utilities: exchange, metrics, spin, transpile, error
+//   utilities: exchange, metrics, permissions, spin, transpile, error
 mod apps;
 mod error;
 mod exchange;
@@ -37,6 +37,7 @@ mod ext;
 mod metrics;
 mod module_host;
 mod module_loader;
+mod permissions;
 mod python;
 mod runtime;
 mod server;
@@ -47,6 +48,7 @@ mod wsgi;
 pub use apps::script::run_program;
 pub use apps::wsgi::run_wsgi;
 pub use error::Error;
+pub use permissions::{Access, Permissions};
 pub use runtime::{Module, Runtime, RuntimeOptions};
 pub use server::{listen, Binder, ServerOptions, Tally, DEFAULT_MAX_CONNECTIONS};
 

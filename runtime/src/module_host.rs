@@ -18,6 +18,7 @@ use pyo3::prelude::*;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::ext::js_host::{self, Call, Message};
+use crate::permissions::Permissions;
 use crate::python::remote::Job;
 use crate::runtime::{Runtime, RuntimeOptions};
 
@@ -27,6 +28,17 @@ struct Host {
 }
 
 static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
+
+/// What the host's TypeScript may reach: those of the process's first
+/// runtime (a server's isolates all have the same).
+static PERMISSIONS: OnceLock<Permissions> = OnceLock::new();
+
+/// Makes `permissions` the host's, unless an earlier runtime's already are.
+pub(crate) fn adopt_permissions(permissions: &Permissions) {
+    if !on_host_thread() {
+        let _ = PERMISSIONS.set(permissions.clone());
+    }
+}
 
 thread_local! {
     static ON_HOST: Cell<bool> = const { Cell::new(false) };
@@ -68,7 +80,11 @@ fn start() -> Result<Host, String> {
         .name("tandem-js-host".into())
         .spawn(move || {
             ON_HOST.with(|h| h.set(true));
-            let runtime = Runtime::new(RuntimeOptions { extensions: vec![js_host::extension(rx)], ..Default::default() });
+            let runtime = Runtime::new(RuntimeOptions {
+                extensions: vec![js_host::extension(rx)],
+                permissions: PERMISSIONS.get().cloned().unwrap_or_default(),
+                ..Default::default()
+            });
             match runtime {
                 Ok(runtime) => {
                     let _ = ready.send(Ok(()));

@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
 
 use deno_ast::MediaType;
 use deno_core::error::ModuleLoaderError;
@@ -29,6 +30,7 @@ use deno_core::{
 use deno_error::JsErrorBox;
 use pyo3::prelude::*;
 
+use crate::permissions::{Permissions, PythonImport};
 use crate::python;
 use crate::transpile;
 
@@ -37,6 +39,7 @@ const TANDEM_PYTHON_MODULE: &str = r#"const { python } = globalThis[Symbol.for("
 export const PythonError = python.PythonError;
 export const kwargs = python.kwargs;
 export const withTimeout = python.withTimeout;
+export const withSignal = python.withSignal;
 export const isPyObject = python.isPyObject;
 export const liveHandles = python.liveHandles;
 const pyImport = python.import;
@@ -49,9 +52,10 @@ export default python;
 const TANDEM_HTTP_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/tandem_http.js"));
 const TANDEM_HTTP_SOURCE_MAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tandem_http.js.map"));
 
-#[derive(Default)]
 pub(crate) struct TandemModuleLoader {
     source_maps: RefCell<HashMap<String, Vec<u8>>>,
+    /// Which Python modules and files may be imported.
+    permissions: Rc<Permissions>,
 }
 
 fn error(message: String) -> ModuleLoaderError {
@@ -127,6 +131,22 @@ impl ModuleLoader for TandemModuleLoader {
 }
 
 impl TandemModuleLoader {
+    pub(crate) fn new(permissions: Rc<Permissions>) -> Self {
+        TandemModuleLoader { source_maps: RefCell::default(), permissions }
+    }
+
+    /// Refuses a Python import the permissions do not allow.
+    fn check_python(
+        &self,
+        specifier: &ModuleSpecifier,
+        what: PythonImport<'_>,
+        referrer: Option<&ModuleLoadReferrer>,
+    ) -> Result<(), ModuleLoaderError> {
+        self.permissions.check_python(what).map_err(|denied| {
+            error(format!("'{}'{}: {denied}", display_specifier(specifier.as_str()), referrer_text(referrer)))
+        })
+    }
+
     fn load_sync(
         &self,
         specifier: &ModuleSpecifier,
@@ -135,7 +155,11 @@ impl TandemModuleLoader {
     ) -> Result<ModuleSource, ModuleLoaderError> {
         match specifier.scheme() {
             "file" => self.load_file(specifier, referrer, requested),
-            "python" => python_module(specifier, &specifier.as_str()["python:".len()..]),
+            "python" => {
+                let name = &specifier.as_str()["python:".len()..];
+                self.check_python(specifier, PythonImport::Module(name), referrer)?;
+                python_module(specifier, name)
+            }
             "tandem" => match specifier.path() {
                 "python" => Ok(js_module(specifier, TANDEM_PYTHON_MODULE.to_string())),
                 "http" => {
@@ -173,6 +197,7 @@ impl TandemModuleLoader {
             )));
         }
         if path.extension().is_some_and(|e| e == "py") {
+            self.check_python(specifier, PythonImport::File(&path), referrer)?;
             return python_module(specifier, &path.to_string_lossy());
         }
         let media_type = MediaType::from_path(&path);
@@ -288,7 +313,7 @@ mod tests {
 
     #[test]
     fn bare_specifiers_get_a_hint() {
-        let loader = TandemModuleLoader::default();
+        let loader = TandemModuleLoader::new(Rc::new(Permissions::allow_all()));
         let err = loader
             .resolve("numpy", "file:///app/main.ts", ResolutionKind::Import)
             .unwrap_err()

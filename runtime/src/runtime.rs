@@ -13,7 +13,9 @@ use crate::error::Error;
 use crate::ext;
 use crate::ext::http::ServeRequest;
 use crate::ext::script_env::{HostFunction, RuntimeInfo};
+use crate::module_host;
 use crate::module_loader::{self, TandemModuleLoader};
+use crate::permissions::Permissions;
 use crate::python;
 use crate::python::bridge::Bridge;
 use crate::python::interrupt::PythonThread;
@@ -37,6 +39,10 @@ pub struct RuntimeOptions {
     /// the call is interrupted and throws a `PythonError` of type
     /// `TimeoutError`. `None` (the default): no limit.
     pub python_call_timeout: Option<std::time::Duration>,
+    /// What the runtime's TypeScript may reach (network, files, environment
+    /// variables, Python modules); everything by default. The first runtime
+    /// of a process also sets them for the modules Python requires.
+    pub permissions: Permissions,
 }
 
 /// A loaded and evaluated ES module.
@@ -109,23 +115,30 @@ impl Runtime {
         })
         .map_err(Error::python_setup)?;
         let thread_state = ThreadStateGuard::new();
+        let mut permissions = options.permissions;
+        permissions.project_root.get_or_insert_with(|| module_root.clone());
+        let checks = permissions.container().map_err(|e| Error::Config(e.to_string()))?;
+        module_host::adopt_permissions(&permissions);
+        let permissions = Rc::new(permissions);
 
         let info = RuntimeInfo {
             args: options.args,
             main_module: None,
             host_functions: HashMap::new(),
         };
-        let mut extensions = ext::web::extensions();
+        let mut extensions = ext::web::extensions(checks);
         extensions.push(ext::py_proxy::extension());
         extensions.push(ext::http::extension());
         extensions.push(ext::script_env::extension(info));
         extensions.extend(options.extensions);
         let js = JsRuntime::try_new(deno_core::RuntimeOptions {
-            module_loader: Some(Rc::new(TandemModuleLoader::default())),
+            module_loader: Some(Rc::new(TandemModuleLoader::new(permissions.clone()))),
             extensions,
             ..Default::default()
         })?;
-        js.op_state().borrow().borrow::<Rc<Bridge>>().call_timeout.set(options.python_call_timeout);
+        let bridge = Bridge::from_state(&js.op_state());
+        bridge.call_timeout.set(options.python_call_timeout);
+        *bridge.permissions.borrow_mut() = permissions;
         let tokio = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -24,6 +24,15 @@ declare module "tandem:python" {
    * TimeoutError. `Infinity` lifts --python-call-timeout for `fn`.
    */
   export function withTimeout<F extends (...args: any[]) => any>(fn: F, seconds: number): F;
+  /**
+   * Runs `fn()` with `signal` cancelling the Python awaits it starts (also
+   * after its own awaits): a pending `async def` call is cancelled
+   * (CancelledError in Python, its `finally` blocks run), a batched call
+   * not yet in a batch leaves its queue, and the await rejects with
+   * `signal.reason`. The HTTP server does this with `request.signal` for
+   * every handler.
+   */
+  export function withSignal<T>(signal: AbortSignal, fn: () => T): T;
   /** `importlib.import_module(name)`, as a proxy. */
   function pyImport(name: string): any;
   export { pyImport as import };
@@ -35,6 +44,7 @@ declare module "tandem:python" {
     PythonError: typeof PythonError;
     kwargs: typeof kwargs;
     withTimeout: typeof withTimeout;
+    withSignal: typeof withSignal;
     import: typeof pyImport;
     isPyObject: typeof isPyObject;
     liveHandles: typeof liveHandles;

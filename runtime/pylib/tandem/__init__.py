@@ -81,13 +81,37 @@ def _event_loop():
         return _loop
 
 
-def _submit(coro, on_done):
-    """Schedule ``coro`` on the runtime's loop; ``on_done(future)`` fires when it ends."""
+def _submit(coro, on_done, seconds=None):
+    """Schedule ``coro`` on the runtime's loop, under a time limit of
+    ``seconds`` if given; ``on_done(future)`` fires when it ends. Cancelling
+    the returned future cancels the task (CancelledError in ``coro``)."""
     import asyncio
 
+    if seconds is not None:
+        coro = _limited(coro, seconds)
     future = asyncio.run_coroutine_threadsafe(coro, _event_loop())
     future.add_done_callback(on_done)
     return future
+
+
+async def _limited(coro, seconds):
+    """Await ``coro``, cancelled past ``seconds``: it sees CancelledError (so
+    its ``finally`` blocks run) and the caller a ``tandem.TimeoutError``
+    naming the call and the limit, as for a synchronous call."""
+    import asyncio
+
+    name = getattr(coro, "__qualname__", None) or "the awaited call"
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            return await coro
+    except _BuiltinTimeoutError:
+        if not deadline.expired():
+            raise  # the coroutine's own TimeoutError
+        raise TimeoutError(
+            f"{name}() ran past its time limit of {seconds:g} s and was cancelled "
+            "(the limit is set by withTimeout() from tandem:python, or --python-call-timeout)"
+        ) from None
 
 
 class _LazySubmodule:

@@ -171,6 +171,12 @@ impl Queue {
     }
 
     fn run(&self, py: Python<'_>, group: Vec<Job>) {
+        // Calls cancelled while they waited (their request aborted) are
+        // left out of the batch.
+        let group: Vec<Job> = group.into_iter().filter(|job| job.reply.wanted(py)).collect();
+        if group.is_empty() {
+            return;
+        }
         Metrics::get().batch_run(&self.name, group.len());
         let mut inputs = Vec::with_capacity(group.len());
         let mut replies = Vec::with_capacity(group.len());
@@ -220,20 +226,29 @@ impl Queue {
     }
 }
 
+impl Reply {
+    /// Whether the caller still waits: a JS caller that stopped waiting
+    /// (its request's signal aborted, its isolate went away) closed the
+    /// channel; a Python caller may have cancelled the future, which this
+    /// marks running otherwise, so that it can no longer be cancelled.
+    fn wanted(&self, py: Python<'_>) -> bool {
+        match self {
+            Reply::Js(tx) => !tx.is_closed(),
+            Reply::Future(future) => future
+                .bind(py)
+                .call_method0("set_running_or_notify_cancel")
+                .and_then(|r| r.is_truthy())
+                .unwrap_or(false),
+        }
+    }
+}
+
 fn settle(py: Python<'_>, reply: Reply, outcome: PyResult<Bound<'_, PyAny>>) {
     match reply {
-        // A closed channel means the caller's isolate is gone: nothing to do.
+        // A closed channel means the caller stopped waiting: nothing to do.
         Reply::Js(tx) => drop(tx.send(outcome.map(|value| Detached::from_py(&value)))),
         Reply::Future(future) => {
             let future = future.bind(py);
-            // False when the caller cancelled the future.
-            let cancelled = !future
-                .call_method0("set_running_or_notify_cancel")
-                .and_then(|r| r.is_truthy())
-                .unwrap_or(false);
-            if cancelled {
-                return;
-            }
             let set = match outcome {
                 Ok(value) => future.call_method1("set_result", (value,)),
                 Err(err) => future.call_method1("set_exception", (err.into_value(py),)),

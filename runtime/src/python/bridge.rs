@@ -18,6 +18,8 @@ pub(crate) enum PendingError {
     Python(PyErr),
     /// A value that could not cross the boundary (becomes a JS TypeError).
     Conversion(String),
+    /// An import the permissions refuse (becomes a JS `NotCapable` error).
+    Denied(String),
 }
 
 /// How the JS side should wrap a Python object handle; numbered as
@@ -61,6 +63,8 @@ pub(crate) struct Bridge {
     /// The time limit of a call from JS that sets none of its own
     /// (`RuntimeOptions::python_call_timeout`); `None`: no limit.
     pub(crate) call_timeout: std::cell::Cell<Option<std::time::Duration>>,
+    /// What the isolate's TypeScript may import (`python.import`).
+    pub(crate) permissions: RefCell<Rc<crate::permissions::Permissions>>,
 }
 
 impl Bridge {

@@ -23,6 +23,8 @@ enum Kind {
     /// Bytes: a whole number, or a string such as "512MiB" (see `--max-memory`).
     Size,
     Text,
+    /// A permission: `true` (anything) or a list of strings.
+    Access,
 }
 
 /// Every key: section, name, the environment variable it stands for (the
@@ -44,7 +46,14 @@ const KEYS: &[(&str, &str, &str, Kind)] = &[
     ("limits", "max_requests_jitter", "TANDEM_MAX_REQUESTS_JITTER", Kind::Count),
     ("limits", "max_memory", "TANDEM_MAX_MEMORY", Kind::Size),
     ("wsgi", "threads", "TANDEM_WSGI_THREADS", Kind::Count),
+    ("permissions", "net", "TANDEM_ALLOW_NET", Kind::Access),
+    ("permissions", "read", "TANDEM_ALLOW_READ", Kind::Access),
+    ("permissions", "env", "TANDEM_ALLOW_ENV", Kind::Access),
+    ("permissions", "python", "TANDEM_ALLOW_PYTHON", Kind::Access),
 ];
+
+/// A `[permissions]` section, even an empty one, switches to allow-lists.
+const PERMISSIONS_SECTION: (&str, &str) = ("permissions", "TANDEM_DENY_ALL");
 
 /// Where the config file of `entry` (a module path, or with `--wsgi` an
 /// app spec such as `app.py:app` or `package.module:app`) would be.
@@ -84,18 +93,26 @@ fn settings(text: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
         let Some(entries) = entries.as_table() else {
             bail!("`{section}` must be a section ([{section}]); sections: {}", sections());
         };
+        if section == PERMISSIONS_SECTION.0 {
+            out.push((PERMISSIONS_SECTION.1, "true".to_string()));
+        }
         for (name, value) in entries {
             let Some(&(_, _, variable, kind)) = KEYS.iter().find(|(s, n, _, _)| s == section && n == name) else {
                 bail!("unknown key `{section}.{name}`; known keys: {}", known_keys());
             };
-            out.push((variable, text_of(section, name, value, kind)?));
+            if let Some(text) = text_of(section, name, value, kind)? {
+                out.push((variable, text));
+            }
         }
     }
     Ok(out)
 }
 
-fn text_of(section: &str, name: &str, value: &toml::Value, kind: Kind) -> anyhow::Result<String> {
-    match (kind, value) {
+/// The environment variable's value for `value`; `None` leaves it unset
+/// (a permission set to `false`).
+fn text_of(section: &str, name: &str, value: &toml::Value, kind: Kind) -> anyhow::Result<Option<String>> {
+    let text: anyhow::Result<String> = match (kind, value) {
+        (Kind::Access, _) => return access_text(section, name, value),
         (Kind::Count, toml::Value::Integer(n)) if *n >= 0 => Ok(n.to_string()),
         (Kind::Seconds, toml::Value::Integer(n)) if *n > 0 => Ok(n.to_string()),
         (Kind::Seconds, toml::Value::Float(x)) if *x > 0.0 && x.is_finite() => Ok(x.to_string()),
@@ -109,6 +126,25 @@ fn text_of(section: &str, name: &str, value: &toml::Value, kind: Kind) -> anyhow
         (Kind::Count, _) => bail!("`{section}.{name}` must be a whole number of at least 0, not {value}"),
         (Kind::Seconds, _) => bail!("`{section}.{name}` must be a positive number of seconds, not {value}"),
         (Kind::Text, _) => bail!("`{section}.{name}` must be a string, not {value}"),
+    };
+    Ok(Some(text?))
+}
+
+/// `true` is `*` (anything), `false` nothing, a list its entries joined by commas.
+fn access_text(section: &str, name: &str, value: &toml::Value) -> anyhow::Result<Option<String>> {
+    let wrong = || anyhow::anyhow!("`{section}.{name}` must be true, false or a list of strings, not {value}");
+    match value {
+        toml::Value::Boolean(true) => Ok(Some("*".into())),
+        toml::Value::Boolean(false) => Ok(None),
+        toml::Value::Array(items) => {
+            let items: Vec<&str> = items.iter().map(|i| i.as_str().ok_or_else(wrong)).collect::<Result<_, _>>()?;
+            if let Some(bad) = items.iter().find(|i| i.contains(',') || i.trim().is_empty() || **i == "*") {
+                bail!("`{section}.{name}`: {bad:?} is not a host, path, name or module (use true to allow anything)");
+            }
+            // An empty list allows nothing, like `false`.
+            Ok((!items.is_empty()).then(|| items.join(",")))
+        }
+        _ => Err(wrong()),
     }
 }
 
@@ -148,5 +184,19 @@ mod tests {
         let bare = err("workers = 2\n");
         assert!(bare.contains("`workers` must be a section"), "{bare}");
         assert!(err("[server\n").contains("not valid TOML"));
+    }
+
+    #[test]
+    fn a_permissions_section_denies_all_and_fills_the_allow_lists() {
+        let got = settings("[permissions]\nnet = [\"api.example.com\", \"127.0.0.1:8080\"]\nenv = true\nread = false\n").unwrap();
+        assert!(got.contains(&("TANDEM_DENY_ALL", "true".into())), "{got:?}");
+        assert!(got.contains(&("TANDEM_ALLOW_NET", "api.example.com,127.0.0.1:8080".into())), "{got:?}");
+        assert!(got.contains(&("TANDEM_ALLOW_ENV", "*".into())), "{got:?}");
+        assert!(!got.iter().any(|(v, _)| *v == "TANDEM_ALLOW_READ"), "{got:?}");
+        assert_eq!(settings("[permissions]\n").unwrap(), vec![("TANDEM_DENY_ALL", "true".to_string())]);
+        let err = |text: &str| format!("{:#}", settings(text).unwrap_err());
+        assert!(err("[permissions]\nnet = \"x\"\n").contains("must be true, false or a list of strings"));
+        assert!(err("[permissions]\npython = [\"a,b\"]\n").contains("is not a host, path, name or module"));
+        assert!(err("[permissions]\nwrite = true\n").contains("unknown key `permissions.write`"));
     }
 }

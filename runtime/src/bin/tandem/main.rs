@@ -9,6 +9,7 @@ use std::time::Duration;
 
 mod config;
 mod open_files;
+mod permission_flags;
 mod size;
 mod supervisor;
 
@@ -27,8 +28,9 @@ struct Cli {
 const SETTINGS: &str = "Settings: a flag wins over its environment variable (shown as [env: ...]), which wins over \
 tandem.toml beside the entry file, which wins over the default. tandem.toml has the sections [server] (port, host, \
 workers, processes, metrics_path, health_path), [limits] (max_body_size, header_timeout, handler_timeout, \
-shutdown_timeout, max_connections, python_call_timeout, max_requests, max_requests_jitter, max_memory) and [wsgi] \
-(threads); see docs/http.md.";
+shutdown_timeout, max_connections, python_call_timeout, max_requests, max_requests_jitter, max_memory), [wsgi] \
+(threads) and [permissions] (net, read, env, python: true or a list; the section's presence means --deny-all); see \
+docs/http.md and docs/permissions.md.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -106,6 +108,8 @@ struct RunArgs {
     /// 512MiB, 2G; checked every second): its replacement starts, then it drains.
     #[arg(long, env = "TANDEM_MAX_MEMORY", value_parser = size::parse)]
     max_memory: Option<u64>,
+    #[command(flatten)]
+    permissions: permission_flags::PermissionFlags,
     /// The supervisor's: the shared memory page this process counts in.
     #[arg(long, hide = true)]
     tally_fd: Option<i32>,
@@ -199,6 +203,7 @@ impl RunArgs {
         if self.wsgi {
             args.push("--wsgi".into());
         }
+        args.extend(self.permissions.to_args());
         args
     }
 }
@@ -244,6 +249,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.max_connections >= 1, "--max-connections must be at least 1");
     open_files::make_room(server.max_connections);
     anyhow::ensure!(args.wsgi_threads >= 1, "--wsgi-threads must be at least 1");
+    let module_root = std::path::absolute(&args.file)?
+        .parent()
+        .map(PathBuf::from)
+        .context("module path has no parent folder")?;
+    let permissions = args.permissions.permissions(&module_root)?;
+    anyhow::ensure!(
+        !args.wsgi || permissions.is_allow_all(),
+        "permissions govern TypeScript, and --wsgi serves Python: run the app without --deny-all, or mount it in \
+         a server.ts with wsgi() from tandem:http"
+    );
     if args.supervises() {
         supervisor::supervise(args.plan(server.workers, server.shutdown_timeout))?;
         return Ok(());
@@ -260,10 +275,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         tandem::run_wsgi(&spec, &python_path, server)?;
         return Ok(());
     }
-    let module_root = std::path::absolute(&args.file)?
-        .parent()
-        .map(PathBuf::from)
-        .context("module path has no parent folder")?;
     let script_args = args.args.clone();
     let python_call_timeout = args.python_call_timeout.map(|s| seconds("python-call-timeout", s)).transpose()?;
     let make_options = move || RuntimeOptions {
@@ -271,6 +282,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         python_path: vec![module_root.clone()],
         args: script_args.clone(),
         python_call_timeout,
+        permissions: permissions.clone(),
         ..Default::default()
     };
     tandem::run_program(&args.file, make_options, server)?;

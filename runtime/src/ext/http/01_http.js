@@ -8,6 +8,7 @@
 // when the body is a ReadableStream.
 
 import { core } from "ext:core/mod.js";
+import { withSignalOf } from "ext:tandem_py_proxy/01_py_proxy.js";
 import {
   op_http_body_kind,
   op_http_body_take,
@@ -335,7 +336,8 @@ function handle(id) {
   try {
     request = makeRequest(id);
     inFlight.set(id, request);
-    const result = handler(request, new ServeInfo(id));
+    // Python awaits the handler starts are cancelled with its request.
+    const result = withSignalOf(request, () => handler(request, new ServeInfo(id)));
     if (result !== null && typeof result === "object" && typeof result.then === "function") {
       result.then(
         (response) => finish(id, response),

@@ -39,7 +39,7 @@ pub(crate) struct ServeRequest {
 
 deno_core::extension!(
     tandem_http,
-    deps = [tandem_web],
+    deps = [tandem_web, tandem_py_proxy],
     ops = [
         op_http_serve,
         op_http_next_ready,

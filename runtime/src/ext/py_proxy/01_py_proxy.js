@@ -24,6 +24,7 @@ import {
   op_py_str,
   op_py_take_error,
 } from "ext:core/ops";
+import { core } from "ext:core/mod.js";
 
 // An op returns ERROR to say "an error is pending"; DONE ends iteration.
 const ERROR = Symbol("tandem.python.error");
@@ -56,6 +57,8 @@ function raise() {
     if ("jsValue" in e) throw e.jsValue;
     throw new PythonError(e.type, e.message, e.traceback);
   }
+  // The class Deno's own permission checks throw (Tandem.env, fetch).
+  if (e.kind === "denied") throw new core.NotCapable(e.message);
   throw new TypeError(e.message);
 }
 
@@ -91,9 +94,93 @@ function call(id, args, limit = -1) {
     kw = args[args.length - 1].values;
     args = args.slice(0, -1);
   }
-  const result = op_py_call(id, args, kw, limit);
+  // A coroutine the call returns is awaited under the same limit (see
+  // awaitCoroutine); nested calls restore the outer call's limit.
+  const outer = callLimit;
+  callLimit = limit;
+  let result;
+  try {
+    result = op_py_call(id, args, kw, limit);
+  } finally {
+    callLimit = outer;
+  }
   if (result === ERROR) raise();
   return result;
+}
+
+// The time limit of the call whose result is being converted (-1: the
+// runtime's default), for the coroutine it may return.
+let callLimit = -1;
+
+// What holds the AbortSignal (as `.signal`) that cancels the Python awaits
+// and batched calls made in the current async context: the HTTP server
+// enters each request before calling its handler, so a deadline or a
+// client that went away cancels what the handler waits for in Python. A
+// request creates its signal lazily: it is read only when Python is
+// awaited.
+const signalScope = new core.AsyncVariable();
+
+/**
+ * Calls `fn()` with `signal` as the cancelling signal of the Python awaits
+ * (coroutines, batched calls) it starts, also after its own awaits: when
+ * the signal aborts, a pending coroutine is cancelled (asyncio's
+ * CancelledError in Python, so its `finally` blocks run), a batched call
+ * not yet in a batch is dropped from its queue, and the await rejects with
+ * the signal's reason.
+ */
+function withSignal(signal, fn) {
+  if (!(signal instanceof AbortSignal)) {
+    throw new TypeError(`withSignal(signal, fn): signal must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`);
+  }
+  if (typeof fn !== "function") {
+    throw new TypeError(`withSignal(signal, fn): fn must be a function, got ${fn === null ? "null" : typeof fn}`);
+  }
+  return withSignalOf({ signal }, fn);
+}
+
+// withSignal() for anything with a `.signal` (a Request), read when needed.
+function withSignalOf(holder, fn) {
+  const previous = signalScope.enter(holder);
+  try {
+    return fn();
+  } finally {
+    core.setAsyncContext(previous);
+  }
+}
+
+// Runs `start(cancelRid)`, an async op that takes a cancel handle, so that
+// the current signal aborting closes the handle; then the op's promise
+// rejects with the signal's reason. Without a signal: `start(0)`.
+function cancellable(start) {
+  const signal = signalScope.get()?.signal;
+  if (signal === undefined || signal === null) return start(0).then(check);
+  const cancel = core.createCancelHandle();
+  const stop = () => core.tryClose(cancel);
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
+  const done = () => {
+    signal.removeEventListener("abort", stop);
+    core.tryClose(cancel);
+  };
+  return start(cancel).then(
+    (value) => {
+      done();
+      if (signal.aborted) {
+        // Settled as the signal aborted: the abort wins, as for fetch().
+        try {
+          check(value);
+        } catch {
+          // The Python error is dropped with the result.
+        }
+        throw signal.reason;
+      }
+      return check(value);
+    },
+    (error) => {
+      done();
+      throw signal.aborted ? signal.reason : error;
+    },
+  );
 }
 
 // Functions made by makeBatched: their calls share a batch, which no one
@@ -153,7 +240,7 @@ function makeBatched(id, batcher) {
     if (arguments.length !== 1 || input instanceof Promise || input instanceof Kwargs) {
       return call(id, Array.from(arguments));
     }
-    return op_py_batch_call(batcher, input).then(check);
+    return cancellable((cancel) => op_py_batch_call(batcher, input, cancel));
   }, id, true);
 }
 
@@ -256,7 +343,8 @@ function makeProxy(id, callable) {
 }
 
 function awaitCoroutine(id) {
-  return op_py_await(id).then(check);
+  const limit = callLimit;
+  return cancellable((cancel) => op_py_await(id, limit, cancel));
 }
 
 // Wrap kinds, as python/bridge.rs's WrapKind numbers them.
@@ -303,6 +391,7 @@ const python = {
   PythonError,
   kwargs,
   withTimeout,
+  withSignal,
   import: importModule,
   isPyObject,
   liveHandles: () => op_py_live_handles(),
@@ -315,4 +404,4 @@ Object.defineProperty(globalThis, Symbol.for("tandem.python"), {
 });
 globalThis.PythonError = PythonError;
 
-export { PythonError, kwargs, python, withTimeout };
+export { PythonError, kwargs, python, withSignal, withSignalOf, withTimeout };

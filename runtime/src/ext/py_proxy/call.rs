@@ -76,7 +76,7 @@ pub(super) fn op_py_call<'s>(
 
 /// The limit a call runs under: its own (`withTimeout` in tandem:python),
 /// or the runtime's default.
-fn time_limit(bridge: &Bridge, seconds: f64) -> Option<Duration> {
+pub(super) fn time_limit(bridge: &Bridge, seconds: f64) -> Option<Duration> {
     if seconds == f64::INFINITY {
         None
     } else if seconds > 0.0 {

@@ -35,6 +35,12 @@ pub(super) fn op_py_take_error<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Loca
             let m = string(scope, &message);
             set(scope, "message", m);
         }
+        Some(PendingError::Denied(message)) => {
+            let v = string(scope, "denied");
+            set(scope, "kind", v);
+            let m = string(scope, &message);
+            set(scope, "message", m);
+        }
         Some(PendingError::Python(err)) => {
             let info = Python::attach(|py| describe_python_error(py, &err, scope));
             let v = string(scope, "python");

@@ -4,21 +4,26 @@
 use deno_core::{op2, v8};
 
 use super::with_python;
-use crate::python::bridge::{PendingError, WrapKind};
+use crate::permissions::PythonImport;
+use crate::python::bridge::{Bridge, PendingError, WrapKind};
 use crate::python::convert::ToJs;
 use crate::python::{import_package, import_specifier, module_exports};
 
 /// `importlib.import_module(name)` for `python.import("numpy")`.
 #[op2(reentrant)]
 pub(super) fn op_py_import<'s>(scope: &mut v8::PinScope<'s, '_>, #[string] name: &str) -> v8::Local<'s, v8::Value> {
-    with_python(scope, |py, scope, bridge| match import_package(py, name) {
+    let allowed = Bridge::from_isolate(scope).permissions.borrow().check_python(PythonImport::Module(name));
+    with_python(scope, |py, scope, bridge| match allowed.map(|()| import_package(py, name)) {
+        Err(denied) => bridge.fail(scope, PendingError::Denied(denied.to_string())),
+        Ok(imported) => match imported {
         Ok(module) => {
             let module = module.into_any();
             ToJs::new(bridge)
                 .wrap(scope, &module, WrapKind::Object)
                 .unwrap_or_else(|e| bridge.fail(scope, PendingError::Conversion(e.describe(name))))
         }
-        Err(e) => bridge.fail(scope, PendingError::Python(e)),
+            Err(e) => bridge.fail(scope, PendingError::Python(e)),
+        },
     })
 }
 

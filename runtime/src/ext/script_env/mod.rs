@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use deno_core::{ascii_str_include, op2, ExtensionFileSource, OpState};
 use deno_error::JsErrorBox;
+use deno_permissions::PermissionsContainer;
 
 /// A Rust function callable from TypeScript as `Tandem.host.call(name, ...args)`.
 pub type HostFunction = dyn Fn(Vec<serde_json::Value>) -> Result<serde_json::Value, String>;
@@ -69,14 +70,14 @@ fn op_runtime_exit(code: i32) {
 
 #[op2]
 #[string]
-fn op_env_get(#[string] name: &str) -> Result<Option<String>, JsErrorBox> {
-    check_env_name(name)?;
+fn op_env_get(state: &OpState, #[string] name: &str) -> Result<Option<String>, JsErrorBox> {
+    check_env(state, name)?;
     Ok(std::env::var(name).ok())
 }
 
 #[op2(fast)]
-fn op_env_set(#[string] name: &str, #[string] value: &str) -> Result<(), JsErrorBox> {
-    check_env_name(name)?;
+fn op_env_set(state: &OpState, #[string] name: &str, #[string] value: &str) -> Result<(), JsErrorBox> {
+    check_env(state, name)?;
     if value.contains('\0') {
         return Err(JsErrorBox::type_error("environment variable values cannot contain NUL"));
     }
@@ -88,8 +89,8 @@ fn op_env_set(#[string] name: &str, #[string] value: &str) -> Result<(), JsError
 }
 
 #[op2(fast)]
-fn op_env_delete(#[string] name: &str) -> Result<(), JsErrorBox> {
-    check_env_name(name)?;
+fn op_env_delete(state: &OpState, #[string] name: &str) -> Result<(), JsErrorBox> {
+    check_env(state, name)?;
     // SAFETY: as in op_env_set.
     unsafe { std::env::remove_var(name) };
     Ok(())
@@ -97,10 +98,17 @@ fn op_env_delete(#[string] name: &str) -> Result<(), JsErrorBox> {
 
 #[op2]
 #[serde]
-fn op_env_list() -> HashMap<String, String> {
-    std::env::vars_os()
+fn op_env_list(state: &OpState) -> Result<HashMap<String, String>, JsErrorBox> {
+    state.borrow::<PermissionsContainer>().check_env_all().map_err(JsErrorBox::from_err)?;
+    Ok(std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
+        .collect())
+}
+
+/// A well-formed name that `--allow-env` allows.
+fn check_env(state: &OpState, name: &str) -> Result<(), JsErrorBox> {
+    check_env_name(name)?;
+    state.borrow::<PermissionsContainer>().check_env(name).map_err(JsErrorBox::from_err)
 }
 
 fn check_env_name(name: &str) -> Result<(), JsErrorBox> {

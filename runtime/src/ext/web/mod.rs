@@ -1,21 +1,23 @@
 //! The `tandem_web` extension: puts the Web platform API implemented by
 //! Deno's extension crates (deno_webidl, deno_web, deno_net, deno_fetch)
 //! on `globalThis`: URL, Request/Response/Headers, fetch, streams, text
-//! encoding, timers, AbortController, structuredClone, performance.
+//! encoding, timers, AbortController, structuredClone, performance; and
+//! the permission checks Deno's fetch (and our own ops) consult.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use deno_core::{ascii_str_include, Extension, ExtensionFileSource, ExtensionFileSourceCode};
-use deno_permissions::{PermissionsContainer, RuntimePermissionDescriptorParser};
+use deno_permissions::PermissionsContainer;
+
+mod file_fetch;
 
 deno_core::extension!(
     tandem_web,
     deps = [deno_webidl, deno_web, deno_net, deno_fetch],
     esm_entry_point = "ext:tandem_web/00_globals.js",
-    state = |state| {
-        // A server runtime: scripts are trusted code, as with `deno run -A`.
-        let parser = RuntimePermissionDescriptorParser::new(sys_traits::impls::RealSys);
-        state.put(PermissionsContainer::allow_all(Arc::new(parser)));
+    options = { permissions: PermissionsContainer },
+    state = |state, options| {
+        state.put(options.permissions);
     },
 );
 
@@ -26,14 +28,16 @@ static ESM: [ExtensionFileSource; 1] = [ExtensionFileSource::new(
 
 include!(concat!(env!("OUT_DIR"), "/deno_ext_sources.rs"));
 
-/// The Deno extensions and our bootstrap, in dependency order.
-pub(crate) fn extensions() -> Vec<Extension> {
-    let bootstrap = super::with_embedded_esm(tandem_web::init(), &ESM);
+/// The Deno extensions and our bootstrap, in dependency order, checking
+/// accesses against `permissions` (crate::permissions).
+pub(crate) fn extensions(permissions: PermissionsContainer) -> Vec<Extension> {
+    let bootstrap = super::with_embedded_esm(tandem_web::init(permissions), &ESM);
+    let fetch = deno_fetch::Options { file_fetch_handler: Rc::new(file_fetch::ReadFile), ..Default::default() };
     let mut extensions = vec![
         deno_webidl::deno_webidl::init(),
         deno_web::deno_web::init(deno_web::BlobStore::default_arc(), None, false, Default::default()),
         deno_net::deno_net::init(None, None),
-        deno_fetch::deno_fetch::init(deno_fetch::Options::default()),
+        deno_fetch::deno_fetch::init(fetch),
     ];
     for extension in &mut extensions {
         embed_sources(extension);
