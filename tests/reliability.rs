@@ -312,3 +312,82 @@ fn a_mounted_wsgi_app_past_the_deadline_is_interrupted_and_frees_its_thread() {
     assert_eq!(server.get("/ts").body, "from TypeScript");
     assert_eq!(metric(&server, r#"tandem_interrupts_total{what="wsgi"}"#), 1.0);
 }
+
+/// Polls `/py-state` until `done` holds of it (for up to 5 s), and returns it.
+fn python_state_when(server: &Server, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let state = server.get("/py-state").json();
+        if done(&state) || started.elapsed() > Duration::from_secs(5) {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_pending_async_python_call_is_cancelled_at_the_deadline() {
+    let server = one_worker("1");
+    let (r, took) = timed_get(&server, "/py-async-sleep");
+    assert_cut_at_deadline(&r, took, Duration::from_secs(1));
+    // The coroutine saw asyncio's CancelledError (rather than sleeping its
+    // 30 s out), and the worker serves on.
+    let state = python_state_when(&server, |s| s["awaits"].as_array().is_some_and(|a| !a.is_empty()));
+    assert_eq!(state["awaits"], serde_json::json!(["asyncio.exceptions.CancelledError"]), "{state}");
+    assert_eq!(server.get("/py-async-quick").json(), "slept");
+    assert_eq!(server.get("/").json()["served"], 1);
+}
+
+#[test]
+fn a_client_that_goes_away_cancels_its_pending_async_python_call() {
+    let server = one_worker("60");
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.write_all(b"GET /py-async-sleep HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(stream);
+    let state = python_state_when(&server, |s| s["awaits"].as_array().is_some_and(|a| !a.is_empty()));
+    assert_eq!(state["awaits"], serde_json::json!(["asyncio.exceptions.CancelledError"]), "{state}");
+}
+
+#[test]
+fn an_async_python_call_past_its_limit_is_cancelled_and_throws_a_timeout_error() {
+    let server = one_worker("10");
+    let (r, took) = timed_get(&server, "/py-async-limited");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["pythonType"], "TimeoutError", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("sleep_async() ran past its time limit of 0.2 s and was cancelled"), "{body}");
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let state = server.get("/py-state").json();
+    assert_eq!(state["awaits"], serde_json::json!(["asyncio.exceptions.CancelledError"]), "{state}");
+}
+
+#[test]
+fn the_default_call_limit_applies_to_async_python_calls() {
+    let flags = ["--workers", "1", "--python-call-timeout", "0.3", "--handler-timeout", "10"];
+    let server = Server::start(&flags, RUNAWAY);
+    let (r, took) = timed_get(&server, "/py-async-sleep");
+    // The handler does not catch: the Python TimeoutError is a 500.
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    let state = server.get("/py-state").json();
+    assert_eq!(state["awaits"], serde_json::json!(["asyncio.exceptions.CancelledError"]), "{state}");
+}
+
+#[test]
+fn a_batched_call_whose_request_aborted_is_left_out_of_later_batches() {
+    let server = one_worker("1");
+    // `a` holds the batching thread for 1.5 s; `b` queues behind it, and
+    // both requests pass their 1 s deadline while `a` runs.
+    let a = in_background(server.port, "/py-batch?tag=a&seconds=1.5");
+    std::thread::sleep(Duration::from_millis(200));
+    let b = in_background(server.port, "/py-batch?tag=b&seconds=0");
+    assert_eq!(a.join().unwrap().status, 503);
+    assert_eq!(b.join().unwrap().status, 503);
+    std::thread::sleep(Duration::from_millis(800));
+    // `a`'s batch had started, so it ran out; `b` never ran.
+    let state = server.get("/py-state").json();
+    assert_eq!(state["batched"], serde_json::json!(["a"]), "{state}");
+    assert_eq!(server.get("/py-batch?tag=c&seconds=0").json(), "c");
+}

@@ -4,16 +4,20 @@
 // requests this isolate served, so a test can tell that the isolate kept
 // its state across an interruption.
 import { withTimeout } from "tandem:python";
-import { spin, spin_in_with, state } from "./runaway.py";
+import { sleep_async, slow_batch, spin, spin_in_with, state } from "./runaway.py";
 
 /** What a handler sees of a Python call cut at its time limit. */
 function limited(call: () => unknown): Response {
   try {
     return Response.json({ result: call() });
   } catch (e) {
-    const { pythonType, message } = e as Error & { pythonType?: string };
-    return Response.json({ pythonType, message });
+    return caught(e);
   }
+}
+
+function caught(e: unknown): Response {
+  const { pythonType, message } = e as Error & { pythonType?: string };
+  return Response.json({ pythonType, message });
 }
 
 let served = 0;
@@ -48,6 +52,18 @@ export default {
         return limited(() => withTimeout(spin, 0.1)());
       case "/py-with":
         return Response.json(spin_in_with());
+      case "/py-async-sleep":
+        // Pending on the asyncio loop until the request's signal aborts.
+        return sleep_async(30).then((r: string) => Response.json(r));
+      case "/py-async-limited":
+        return withTimeout(sleep_async, 0.2)(30).then((r: string) => Response.json(r), caught);
+      case "/py-async-quick":
+        return sleep_async(0.01).then((r: string) => Response.json(r));
+      case "/py-batch": {
+        const query = new URL(request.url).searchParams;
+        const input = { tag: query.get("tag"), seconds: Number(query.get("seconds")) };
+        return slow_batch(input).then((r: string) => Response.json(r));
+      }
       case "/py-state":
         return Response.json(state());
       default:
