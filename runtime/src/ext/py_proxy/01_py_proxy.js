@@ -150,10 +150,10 @@ function withSignalOf(holder, fn) {
 
 // Runs `start(cancelRid)`, an async op that takes a cancel handle, so that
 // the current signal aborting closes the handle; then the op's promise
-// rejects with the signal's reason. Without a signal: `start(0)`.
+// rejects with the signal's reason. Without a signal: `start(-1)`.
 function cancellable(start) {
   const signal = signalScope.get()?.signal;
-  if (signal === undefined || signal === null) return start(0).then(check);
+  if (signal === undefined || signal === null) return start(-1).then(check);
   const cancel = core.createCancelHandle();
   const stop = () => core.tryClose(cancel);
   if (signal.aborted) stop();

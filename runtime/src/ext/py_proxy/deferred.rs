@@ -36,10 +36,12 @@ impl<'a> deno_core::convert::ToV8<'a> for Awaited {
     }
 }
 
-/// The cancel handle behind `rid` (0: none), from the JS glue's
-/// `cancellable()`: closed when the current AbortSignal aborts.
-fn cancel_handle(state: &Rc<RefCell<OpState>>, rid: ResourceId) -> Option<Rc<CancelHandle>> {
-    (rid != 0).then(|| state.borrow().resource_table.get::<CancelHandle>(rid).ok()).flatten()
+/// The cancel handle behind `rid` (-1: none; 0 is a resource id like any
+/// other), from the JS glue's `cancellable()`: closed when the current
+/// AbortSignal aborts.
+fn cancel_handle(state: &Rc<RefCell<OpState>>, rid: i32) -> Option<Rc<CancelHandle>> {
+    let rid = ResourceId::try_from(rid).ok()?;
+    state.borrow().resource_table.get::<CancelHandle>(rid).ok()
 }
 
 /// Runs the coroutine behind handle `id` on the runtime's asyncio loop (or
@@ -53,7 +55,7 @@ pub(super) async fn op_py_await(
     state: Rc<RefCell<OpState>>,
     #[smi] id: u32,
     limit: f64,
-    #[smi] cancel: ResourceId,
+    #[smi] cancel: i32,
 ) -> Awaited {
     let bridge = Bridge::from_state(&state);
     let cancel = cancel_handle(&state, cancel);
@@ -155,7 +157,7 @@ pub(super) fn op_py_batch_call<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     #[smi] batcher: u32,
     value: v8::Local<'s, v8::Value>,
-    #[smi] cancel: ResourceId,
+    #[smi] cancel: i32,
 ) -> impl Future<Output = Batched> {
     let cancel = cancel_handle(&deno_core::JsRuntime::op_state_from(scope), cancel);
     let queue = Bridge::from_isolate(scope).batchers.borrow().get(batcher as usize).cloned();
