@@ -156,13 +156,16 @@ function cancellable(start) {
   if (signal === undefined || signal === null) return start(-1).then(check);
   const cancel = core.createCancelHandle();
   const stop = () => core.tryClose(cancel);
-  if (signal.aborted) stop();
-  else signal.addEventListener("abort", stop, { once: true });
+  signal.addEventListener("abort", stop, { once: true });
   const done = () => {
     signal.removeEventListener("abort", stop);
     core.tryClose(cancel);
   };
-  return start(cancel).then(
+  const started = start(cancel);
+  // Already aborted: cancelled at once, once the op holds the handle (a
+  // closed handle would not be found, and the call would run).
+  if (signal.aborted) stop();
+  return started.then(
     (value) => {
       done();
       if (signal.aborted) {
