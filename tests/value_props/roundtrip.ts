@@ -6,20 +6,8 @@ import { echo } from "./echo.py";
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-// A lone surrogate: a high one not followed by a low one, or a low one not
-// preceded by a high one (no `u` flag: the pattern works on code units).
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-// Whether strings lose their lone surrogates on the way (the QuickJS
-// engine's adapter reads strings as UTF-8: each becomes three U+FFFD).
-let lossySurrogates = false;
-
-/**
- * "ok", "TypeError: ..." or what differed. `lossy`: strings cross as the
- * QuickJS build makes them (docs/values.md), else exactly.
- */
-export function check(source: string, lossy = false): string {
-  lossySurrogates = lossy;
+/** "ok", "TypeError: ..." or what differed. */
+export function check(source: string): string {
   return checkValue((0, eval)(`(${source})`));
 }
 
@@ -61,7 +49,6 @@ function checkValue(value: unknown): string {
 function expected(value: unknown): unknown {
   if (value === undefined) return null;
   if (typeof value === "bigint") return value >= -MAX_SAFE && value <= MAX_SAFE ? Number(value) : value;
-  if (typeof value === "string") return lossySurrogates ? value.replace(LONE_SURROGATE, "\ufffd\ufffd\ufffd") : value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   // A Uint8ClampedArray is a uint8 ndarray in Python, which comes back
   // as a Uint8Array.

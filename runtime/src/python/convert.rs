@@ -97,7 +97,7 @@ impl<'a, 'py> ToPy<'a, 'py> {
     ) -> Result<Bound<'py, PyAny>, ConvertError> {
         let py = self.py;
         if value.is_string() {
-            return Ok(text::js_to_py(py, scope, value, false).into_any());
+            return Ok(text::js_to_py(py, self.bridge, scope, value, false).into_any());
         }
         if value.is_number() {
             return Ok(number_to_py(py, value.number_value(scope).unwrap_or(f64::NAN)));
@@ -220,7 +220,7 @@ impl<'a, 'py> ToPy<'a, 'py> {
         };
         for i in 0..keys.length() {
             let Some(key) = keys.get_index(scope, i) else { continue };
-            let key_py = text::js_to_py(self.py, scope, key, true);
+            let key_py = text::js_to_py(self.py, self.bridge, scope, key, true);
             let value = obj.get(scope, key).unwrap_or_else(|| v8::undefined(scope).into());
             let value = self
                 .convert(scope, value)
@@ -348,7 +348,7 @@ impl<'a> ToJs<'a> {
         }
         // Exact types first: they are the common case and cheapest to test.
         if let Ok(s) = obj.cast_exact::<PyString>() {
-            return text::py_to_js(scope, s);
+            return text::py_to_js(self.bridge, scope, s);
         }
         if let Ok(b) = obj.cast_exact::<PyBool>() {
             return Ok(v8::Boolean::new(scope, b.is_true()).into());
@@ -404,7 +404,7 @@ impl<'a> ToJs<'a> {
             return Ok(v8::Number::new(scope, f.value()).into());
         }
         if let Ok(s) = obj.cast::<PyString>() {
-            return text::py_to_js(scope, s);
+            return text::py_to_js(self.bridge, scope, s);
         }
         if let Ok(d) = obj.cast::<PyDict>() {
             return self.guarded(obj, |this| this.dict_to_js(scope, d));
@@ -507,7 +507,7 @@ impl<'a> ToJs<'a> {
         let out = v8::Object::new(scope);
         for (key, value) in dict.iter() {
             let key_js: v8::Local<v8::Value> = if let Ok(s) = key.cast::<PyString>() {
-                text::py_to_js(scope, s)?
+                text::py_to_js(self.bridge, scope, s)?
             } else if key.is_instance_of::<PyInt>() && !key.is_instance_of::<PyBool>() {
                 string_to_js(scope, &key.str()?.to_cow()?)?
             } else {
