@@ -331,11 +331,21 @@ pub(crate) struct ToJs<'a> {
     bridge: &'a Bridge,
     /// Containers on the current path (by address), to catch cycles.
     path: Vec<usize>,
+    /// The time limit (seconds, as `op_py_call` takes it) of the coroutines
+    /// this conversion hands to JS: a call's coroutine is awaited under
+    /// the call's limit. -1: the runtime's default.
+    await_limit: f64,
 }
 
 impl<'a> ToJs<'a> {
     pub(crate) fn new(bridge: &'a Bridge) -> Self {
-        Self { bridge, path: Vec::new() }
+        Self { bridge, path: Vec::new(), await_limit: -1.0 }
+    }
+
+    /// Coroutines among the converted values are awaited under `seconds`.
+    pub(crate) fn awaited_under(mut self, seconds: f64) -> Self {
+        self.await_limit = seconds;
+        self
     }
 
     pub(crate) fn convert<'s>(
@@ -431,11 +441,12 @@ impl<'a> ToJs<'a> {
         }
         if let Some(queue) = super::batch::queue_of(obj) {
             let batcher = self.bridge.batcher_index(queue);
-            return self.wrap_with(scope, obj, WrapKind::Batched, batcher);
+            return self.wrap_with(scope, obj, WrapKind::Batched, f64::from(batcher));
         }
-        let kind = if is_awaitable(py, obj)? {
-            WrapKind::Awaitable
-        } else if is_routine(py, obj)? {
+        if is_awaitable(py, obj)? {
+            return self.wrap_with(scope, obj, WrapKind::Awaitable, self.await_limit);
+        }
+        let kind = if is_routine(py, obj)? {
             WrapKind::Function
         } else if obj.is_callable() {
             WrapKind::Callable
@@ -452,16 +463,17 @@ impl<'a> ToJs<'a> {
         obj: &Bound<'_, PyAny>,
         kind: WrapKind,
     ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
-        self.wrap_with(scope, obj, kind, 0)
+        self.wrap_with(scope, obj, kind, 0.0)
     }
 
-    /// [`Self::wrap`] with the kind's extra argument (a batcher's index).
+    /// [`Self::wrap`] with the kind's extra argument: a batcher's index, a
+    /// coroutine's time limit.
     fn wrap_with<'s>(
         &mut self,
         scope: &mut v8::PinScope<'s, '_>,
         obj: &Bound<'_, PyAny>,
         kind: WrapKind,
-        extra: u32,
+        extra: f64,
     ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
         let wrap = self.bridge.wrap.borrow().clone();
         let Some(wrap) = wrap else {
@@ -472,7 +484,7 @@ impl<'a> ToJs<'a> {
         let args = [
             v8::Integer::new_from_unsigned(scope, id).into(),
             v8::Integer::new(scope, kind as i32).into(),
-            v8::Integer::new_from_unsigned(scope, extra).into(),
+            v8::Number::new(scope, extra).into(),
         ];
         let undefined = v8::undefined(scope).into();
         wrap.call(scope, undefined, &args)

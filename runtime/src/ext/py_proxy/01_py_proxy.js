@@ -94,23 +94,12 @@ function call(id, args, limit = -1) {
     kw = args[args.length - 1].values;
     args = args.slice(0, -1);
   }
-  // A coroutine the call returns is awaited under the same limit (see
-  // awaitCoroutine); nested calls restore the outer call's limit.
-  const outer = callLimit;
-  callLimit = limit;
-  let result;
-  try {
-    result = op_py_call(id, args, kw, limit);
-  } finally {
-    callLimit = outer;
-  }
+  // A coroutine the call returns comes back as a Promise awaited under the
+  // same limit (op_py_call hands it to wrap(), then awaitCoroutine).
+  const result = op_py_call(id, args, kw, limit);
   if (result === ERROR) raise();
   return result;
 }
-
-// The time limit of the call whose result is being converted (-1: the
-// runtime's default), for the coroutine it may return.
-let callLimit = -1;
 
 // What holds the AbortSignal (as `.signal`) that cancels the Python awaits
 // and batched calls made in the current async context: the HTTP server
@@ -345,8 +334,8 @@ function makeProxy(id, callable) {
   return proxy;
 }
 
-function awaitCoroutine(id) {
-  const limit = callLimit;
+// limit: seconds, as op_py_call takes them (-1: the runtime's default).
+function awaitCoroutine(id, limit) {
   return cancellable((cancel) => op_py_await(id, limit, cancel));
 }
 
@@ -357,7 +346,8 @@ const WRAP_CALLABLE = 2;
 const WRAP_AWAITABLE = 3;
 const WRAP_BATCHED = 4;
 
-// extra: the batcher's index for WRAP_BATCHED.
+// extra: the batcher's index for WRAP_BATCHED, the time limit for
+// WRAP_AWAITABLE.
 function wrap(id, kind, extra) {
   switch (kind) {
     case WRAP_BATCHED:
@@ -367,7 +357,7 @@ function wrap(id, kind, extra) {
     case WRAP_CALLABLE:
       return makeProxy(id, true);
     case WRAP_AWAITABLE:
-      return awaitCoroutine(id);
+      return awaitCoroutine(id, extra);
     case WRAP_OBJECT:
     default:
       return makeProxy(id, false);

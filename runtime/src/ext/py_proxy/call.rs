@@ -8,10 +8,10 @@ use deno_core::{op2, v8};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use super::{callable_name, to_js, with_handle};
+use super::{callable_name, convert_result, with_handle};
 use crate::metrics::{CallMetrics, Metrics};
 use crate::python::bridge::{Bridge, PendingError};
-use crate::python::convert::ToPy;
+use crate::python::convert::{ToJs, ToPy};
 use crate::python::interrupt::Limit;
 
 /// `callable(*args, **kwargs)`; `args` is a JS Array, `kwargs` an object or
@@ -57,7 +57,8 @@ pub(super) fn op_py_call<'s>(
         };
         let metrics = call_metrics(bridge, id, &callable);
         let started = std::time::Instant::now();
-        let limit = time_limit(bridge, limit);
+        let seconds = limit;
+        let limit = time_limit(bridge, seconds);
         let armed = limit.map(|after| Limit::start(&bridge.thread, after));
         let mut result = callable.call(args, kwargs.as_ref());
         if let (Some(armed), Some(after)) = (armed, limit) {
@@ -70,7 +71,9 @@ pub(super) fn op_py_call<'s>(
         if result.is_err() {
             metrics.errors.inc();
         }
-        to_js(scope, bridge, result, || format!("return value of {}()", callable_name(&callable)))
+        // A coroutine the call returns is awaited under the call's limit.
+        let converter = ToJs::new(bridge).awaited_under(seconds);
+        convert_result(scope, bridge, converter, result, || format!("return value of {}()", callable_name(&callable)))
     })
 }
 

@@ -58,23 +58,19 @@ pub(super) async fn op_py_await(
     #[smi] cancel: i32,
 ) -> Awaited {
     let bridge = Bridge::from_state(&state);
+    // deno_core polls an async op once within the JS call, so this runs
+    // before the glue can close the handle (it does so only once the op has
+    // started, for a signal already aborted): a closed handle is seen at
+    // the `or_cancel` below, never missed here.
     let cancel = cancel_handle(&state, cancel);
     let limit = time_limit(&bridge, limit);
     let (tx, rx) = tokio::sync::oneshot::channel::<PyResult<Py<PyAny>>>();
-    let submitted = Python::attach(|py| -> PyResult<Option<Py<PyAny>>> {
+    let submitted = Python::attach(|py| -> PyResult<Py<PyAny>> {
         let coro = bridge
             .handles
             .take(id)
             .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("coroutine already awaited"))?;
         let awaitable = coro.bind(py);
-        if cancel.as_ref().is_some_and(|c| c.is_canceled()) {
-            // Aborted before it started: close a coroutine so that Python
-            // does not warn it was never awaited.
-            if !is_future(py, awaitable)? && awaitable.hasattr("close")? {
-                awaitable.call_method0("close")?;
-            }
-            return Ok(None);
-        }
         let tx = std::sync::Mutex::new(Some(tx));
         let on_done = pyo3::types::PyCFunction::new_closure(py, None, None, move |args, _kwargs| -> PyResult<()> {
             let future = args.get_item(0)?;
@@ -88,17 +84,16 @@ pub(super) async fn op_py_await(
             // Settled by another thread (a batcher, an executor): no event
             // loop needed, the callback fires where the result is set.
             awaitable.call_method1("add_done_callback", (on_done,))?;
-            Ok(Some(awaitable.clone().unbind()))
+            Ok(awaitable.clone().unbind())
         } else {
             let seconds = limit.map(|l| l.as_secs_f64());
             let running = py.import("tandem")?.call_method1("_submit", (awaitable, on_done, seconds))?;
-            Ok(Some(running.unbind()))
+            Ok(running.unbind())
         }
     });
     drop(bridge);
     let running = match submitted {
-        Ok(Some(running)) => running,
-        Ok(None) => return Awaited::Cancelled,
+        Ok(running) => running,
         Err(e) => return Awaited::Settled(Err(e)),
     };
     let settled = match cancel {

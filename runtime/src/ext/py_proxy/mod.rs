@@ -131,8 +131,19 @@ fn to_js<'s>(
     result: PyResult<Bound<'_, PyAny>>,
     what: impl FnOnce() -> String,
 ) -> v8::Local<'s, v8::Value> {
+    convert_result(scope, bridge, ToJs::new(bridge), result, what)
+}
+
+/// [`to_js`] with a converter of the caller's.
+fn convert_result<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    bridge: &Bridge,
+    mut converter: ToJs<'_>,
+    result: PyResult<Bound<'_, PyAny>>,
+    what: impl FnOnce() -> String,
+) -> v8::Local<'s, v8::Value> {
     match result {
-        Ok(obj) => match ToJs::new(bridge).convert(scope, &obj) {
+        Ok(obj) => match converter.convert(scope, &obj) {
             Ok(value) => value,
             Err(e) => bridge.fail(scope, PendingError::Conversion(e.describe(&what()))),
         },
