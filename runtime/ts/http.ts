@@ -24,6 +24,13 @@ export interface ServeOptions {
   port?: number;
   /** Interface (the command line's --host wins). */
   hostname?: string;
+  /**
+   * The app's readiness check, asked for each probe of the readiness path
+   * (`--ready-path`, default `/ready`): `true` answers 200, `false` (or a
+   * throw) 503, e.g. until the models are loaded. Runs in the worker that
+   * took the probe, under `--handler-timeout`.
+   */
+  ready?: () => boolean | Promise<boolean>;
 }
 
 /** Serves a fetch handler or a Router. Call it at module load. */

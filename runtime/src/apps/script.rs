@@ -16,7 +16,7 @@ use super::{server_facts, DEFAULT_PORT};
 use crate::error::Error;
 use crate::exchange::answer::{self, Deadline};
 use crate::exchange::body::Body;
-use crate::exchange::queue::{InFlight, RequestBody, RequestQueue};
+use crate::exchange::queue::{InFlight, Readiness, RequestBody, RequestQueue};
 use crate::exchange::request_body::{self, Arrival, BodyLimit};
 use crate::ext::http::MountSettings;
 use crate::runtime::{Runtime, RuntimeOptions};
@@ -140,6 +140,40 @@ impl Dispatch for Isolate {
             Ok(reply) => (reply.route, reply.response),
             Err(response) => (None, response),
         }
+    }
+
+    /// Asks the app's `ready()` check in this isolate, under the handler
+    /// deadline (a check that runs away is cut like a handler).
+    async fn ready(&self) -> Readiness {
+        if !self.queue.checks_readiness() {
+            return Ok(());
+        }
+        let (reply, replied) = oneshot::channel();
+        let id = self.queue.push_probe(reply);
+        let _forget = ProbeGuard { queue: &self.queue, id };
+        let deadline = Deadline::after(self.options.handler_timeout);
+        let _armed = self.watchdog.arm(deadline);
+        match tokio::time::timeout_at(deadline.due.into(), replied).await {
+            Ok(Ok(readiness)) => readiness,
+            Ok(Err(_)) => Err("the worker stopped before the app's ready() answered".into()),
+            Err(_) => Err(format!(
+                "the app's ready() did not answer within {} s (see --handler-timeout)",
+                deadline.limit.as_secs_f64()
+            )),
+        }
+    }
+}
+
+/// Forgets a probe the server no longer waits for (answered, past the
+/// deadline, or its client gone).
+struct ProbeGuard<'a> {
+    queue: &'a RequestQueue,
+    id: u32,
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        self.queue.forget_probe(self.id);
     }
 }
 

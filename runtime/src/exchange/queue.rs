@@ -78,29 +78,95 @@ impl InFlight {
 #[error("the request is closed: the client disconnected or the handler timed out")]
 pub(crate) struct Closed;
 
+/// The answer to a readiness probe: ready, or why not.
+pub(crate) type Readiness = Result<(), String>;
+
 #[derive(Default)]
 struct QueueState {
     next_id: u32,
     ready: VecDeque<u32>,
     live: HashMap<u32, InFlight>,
     aborted: VecDeque<u32>,
+    /// Readiness probes for the app's own check, not yet taken by the
+    /// isolate, and the replies of those not yet answered.
+    probes: VecDeque<u32>,
+    probe_replies: HashMap<u32, oneshot::Sender<Readiness>>,
     next_waker: Option<Waker>,
     abort_waker: Option<Waker>,
+    probe_waker: Option<Waker>,
     closed: bool,
+}
+
+impl QueueState {
+    /// The next id for a request or probe: never 0 (0 means "none").
+    fn new_id(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.next_id
+    }
 }
 
 /// Requests waiting for, or being handled by, one isolate.
 #[derive(Default)]
 pub(crate) struct RequestQueue {
     state: RefCell<QueueState>,
+    /// Whether the app has a readiness check of its own (`ready` in
+    /// `serve()`'s options): without one, a probe is answered without it.
+    checks_readiness: std::cell::Cell<bool>,
 }
 
 impl RequestQueue {
+    pub(crate) fn set_checks_readiness(&self, checks: bool) {
+        self.checks_readiness.set(checks);
+    }
+
+    pub(crate) fn checks_readiness(&self) -> bool {
+        self.checks_readiness.get()
+    }
+
+    /// Queues a readiness probe for the app's check; returns its id.
+    pub(crate) fn push_probe(&self, reply: oneshot::Sender<Readiness>) -> u32 {
+        let mut state = self.state.borrow_mut();
+        let id = state.new_id();
+        state.probe_replies.insert(id, reply);
+        state.probes.push_back(id);
+        if let Some(waker) = state.probe_waker.take() {
+            waker.wake();
+        }
+        id
+    }
+
+    /// The next probe's id, waiting for one; 0 once the queue is closed.
+    /// Probes the server stopped waiting for are skipped.
+    pub(crate) fn poll_probe(&self, cx: &mut Context<'_>) -> Poll<u32> {
+        let mut state = self.state.borrow_mut();
+        while let Some(id) = state.probes.pop_front() {
+            if state.probe_replies.contains_key(&id) {
+                return Poll::Ready(id);
+            }
+        }
+        if state.closed {
+            return Poll::Ready(0);
+        }
+        state.probe_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// The app's answer to probe `id` (ignored once the server gave up).
+    pub(crate) fn answer_probe(&self, id: u32, readiness: Readiness) {
+        if let Some(reply) = self.state.borrow_mut().probe_replies.remove(&id) {
+            let _ = reply.send(readiness);
+        }
+    }
+
+    /// The server no longer waits for probe `id`.
+    pub(crate) fn forget_probe(&self, id: u32) {
+        self.state.borrow_mut().probe_replies.remove(&id);
+    }
+
     /// Queues a request for the isolate and returns its id (never 0).
     pub(crate) fn push(&self, request: InFlight) -> u32 {
         let mut state = self.state.borrow_mut();
-        state.next_id = state.next_id.wrapping_add(1).max(1);
-        let id = state.next_id;
+        let id = state.new_id();
         state.live.insert(id, request);
         state.ready.push_back(id);
         if let Some(waker) = state.next_waker.take() {
@@ -130,7 +196,8 @@ impl RequestQueue {
     pub(crate) fn close(&self) {
         let mut state = self.state.borrow_mut();
         state.closed = true;
-        for waker in [state.next_waker.take(), state.abort_waker.take()].into_iter().flatten() {
+        let wakers = [state.next_waker.take(), state.abort_waker.take(), state.probe_waker.take()];
+        for waker in wakers.into_iter().flatten() {
             waker.wake();
         }
     }
@@ -244,6 +311,25 @@ mod tests {
         let reply = rx.try_recv().unwrap();
         assert_eq!(reply.route.as_deref(), Some("/users/:id"));
         assert_eq!(reply.response.headers()["x-id"], "7", "middleware's header replaces the handler's");
+    }
+
+    #[test]
+    fn probes_are_answered_by_id_and_forgotten_ones_skipped() {
+        let queue = RequestQueue::default();
+        let (tx_a, _rx_a) = oneshot::channel();
+        let (tx_b, mut rx_b) = oneshot::channel();
+        let a = queue.push_probe(tx_a);
+        let b = queue.push_probe(tx_b);
+        queue.forget_probe(a);
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert_eq!(queue.poll_probe(&mut cx), Poll::Ready(b), "the forgotten probe is skipped");
+        assert_eq!(queue.poll_probe(&mut cx), Poll::Pending);
+        queue.answer_probe(b, Err("models loading".into()));
+        assert_eq!(rx_b.try_recv().unwrap(), Err("models loading".to_string()));
+        queue.answer_probe(b, Ok(())); // answered already: ignored
+        queue.close();
+        assert_eq!(queue.poll_probe(&mut cx), Poll::Ready(0));
     }
 
     #[tokio::test(flavor = "current_thread")]

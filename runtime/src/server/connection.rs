@@ -20,6 +20,7 @@ use super::live::Registry;
 use super::{ServerOptions, Signalled, Tally};
 use crate::exchange::answer::{error_response, json_response};
 use crate::exchange::body::Body;
+use crate::exchange::queue::Readiness;
 use crate::metrics::Metrics;
 
 /// Route label of requests no router claimed.
@@ -68,6 +69,13 @@ impl Connections {
 pub(crate) trait Dispatch: 'static {
     /// The response, and the route pattern that matched (for metrics).
     async fn dispatch(&self, request: Request<Incoming>, remote: SocketAddr) -> (Option<String>, Response<Body>);
+
+    /// Whether the app is ready for traffic, by its own check if it has
+    /// one (asked for each probe of the readiness path). An app the server
+    /// runs has loaded already, so without a check it is ready.
+    async fn ready(&self) -> Readiness {
+        Ok(())
+    }
 }
 
 /// How long responses cut short at the end of a shutdown get to reach
@@ -89,7 +97,8 @@ pub(crate) async fn accept<D: Dispatch>(
     // The header timeout also closes idle keep-alive connections: hyper
     // starts it whenever a connection waits for a request head.
     http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).keep_alive(true);
-    let worker = WorkerState { http, registry: registry.clone(), dispatch, config: config.clone(), cut_short };
+    let draining = shutdown.clone();
+    let worker = WorkerState { http, registry: registry.clone(), dispatch, config: config.clone(), cut_short, draining };
     loop {
         let stream = tokio::select! {
             stream = connections.receiver.recv() => stream,
@@ -131,6 +140,8 @@ struct WorkerState<D> {
     dispatch: Rc<D>,
     config: Arc<ServerOptions>,
     cut_short: watch::Receiver<bool>,
+    /// Set once SIGINT/SIGTERM came: the readiness path answers 503.
+    draining: watch::Receiver<Signalled>,
 }
 
 impl<D: Dispatch> WorkerState<D> {
@@ -145,9 +156,11 @@ impl<D: Dispatch> WorkerState<D> {
         let service = {
             let (dispatch, config, cut_short, live) =
                 (self.dispatch.clone(), self.config.clone(), self.cut_short.clone(), live.clone());
+            let draining = self.draining.clone();
             hyper::service::service_fn(move |request| {
                 let busy = live.busy();
-                let answered = handle(request, dispatch.clone(), config.clone(), remote, cut_short.clone());
+                let ends = Ends { cut_short: cut_short.clone(), draining: draining.clone() };
+                let answered = handle(request, dispatch.clone(), config.clone(), remote, ends);
                 async move {
                     let response = answered.await;
                     drop(busy);
@@ -187,6 +200,22 @@ impl<D: Dispatch> WorkerState<D> {
     }
 }
 
+/// The readiness path's answer: 503 once draining (so a load balancer
+/// stops sending new requests), else the app's own check.
+async fn readiness<D: Dispatch>(dispatch: &D, draining: &watch::Receiver<Signalled>) -> Response<Body> {
+    if draining.borrow().is_some() {
+        let body = serde_json::json!({ "status": "draining", "reason": "the server is shutting down" });
+        return json_response(StatusCode::SERVICE_UNAVAILABLE, body.to_string());
+    }
+    match dispatch.ready().await {
+        Ok(()) => json_response(StatusCode::OK, r#"{"status":"ready"}"#.into()),
+        Err(reason) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "status": "not ready", "reason": reason }).to_string(),
+        ),
+    }
+}
+
 struct GaugeGuard(Option<&'static Tally>);
 
 impl GaugeGuard {
@@ -208,13 +237,22 @@ impl Drop for GaugeGuard {
     }
 }
 
+/// How a request learns that the server is ending.
+struct Ends {
+    /// Set at the end of a drain: requests still running get a 503.
+    cut_short: watch::Receiver<bool>,
+    /// Set at the signal, when the drain starts.
+    draining: watch::Receiver<Signalled>,
+}
+
 async fn handle<D: Dispatch>(
     request: Request<Incoming>,
     dispatch: Rc<D>,
     config: Arc<ServerOptions>,
     remote: SocketAddr,
-    mut cut_short: watch::Receiver<bool>,
+    ends: Ends,
 ) -> Result<Response<Body>, Infallible> {
+    let Ends { mut cut_short, draining } = ends;
     let started = Instant::now();
     if request.method() == Method::GET || request.method() == Method::HEAD {
         let path = request.uri().path();
@@ -228,6 +266,9 @@ async fn handle<D: Dispatch>(
         }
         if config.health_path.as_deref() == Some(path) {
             return Ok(json_response(StatusCode::OK, r#"{"status":"ok"}"#.into()));
+        }
+        if config.ready_path.as_deref() == Some(path) {
+            return Ok(readiness(&*dispatch, &draining).await);
         }
     }
     let _gauge = GaugeGuard::new(config.tally);

@@ -51,6 +51,11 @@ pub struct ServerOptions {
     pub metrics_path: Option<String>,
     /// Path answered `{"status":"ok"}` by the server itself (`None`: off).
     pub health_path: Option<String>,
+    /// Readiness path (`None`: off): 200 `{"status":"ready"}` when the
+    /// app's own check (`ready` in `serve()`'s options) passes or it has
+    /// none, 503 with the reason when it fails and from the shutdown
+    /// signal on.
+    pub ready_path: Option<String>,
     /// Python threads that run WSGI requests (for `--wsgi`, and for apps a
     /// script mounts with `wsgi()`).
     pub wsgi_threads: usize,
@@ -84,6 +89,7 @@ impl Default for ServerOptions {
             shutdown_timeout: Duration::from_secs(30),
             metrics_path: Some("/metrics".into()),
             health_path: Some("/health".into()),
+            ready_path: Some("/ready".into()),
             wsgi_threads: crate::wsgi::DEFAULT_THREADS,
             reuse_port: false,
             max_connections: DEFAULT_MAX_CONNECTIONS,

@@ -36,6 +36,7 @@ const KEYS: &[(&str, &str, &str, Kind)] = &[
     ("server", "processes", "TANDEM_PROCESSES", Kind::Count),
     ("server", "metrics_path", "TANDEM_METRICS_PATH", Kind::Text),
     ("server", "health_path", "TANDEM_HEALTH_PATH", Kind::Text),
+    ("server", "ready_path", "TANDEM_READY_PATH", Kind::Text),
     ("limits", "max_body_size", "TANDEM_MAX_BODY_SIZE", Kind::Count),
     ("limits", "header_timeout", "TANDEM_HEADER_TIMEOUT", Kind::Seconds),
     ("limits", "handler_timeout", "TANDEM_HANDLER_TIMEOUT", Kind::Seconds),

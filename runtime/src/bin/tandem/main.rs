@@ -27,7 +27,7 @@ struct Cli {
 /// How settings combine, under `tandem run --help`.
 const SETTINGS: &str = "Settings: a flag wins over its environment variable (shown as [env: ...]), which wins over \
 tandem.toml beside the entry file, which wins over the default. tandem.toml has the sections [server] (port, host, \
-workers, processes, metrics_path, health_path), [limits] (max_body_size, header_timeout, handler_timeout, \
+workers, processes, metrics_path, health_path, ready_path), [limits] (max_body_size, header_timeout, handler_timeout, \
 shutdown_timeout, max_connections, python_call_timeout, max_requests, max_requests_jitter, max_memory), [wsgi] \
 (threads) and [permissions] (net, read, env, python: true or a list; the section's presence means --deny-all); see \
 docs/http.md and docs/permissions.md.";
@@ -77,6 +77,11 @@ struct RunArgs {
     /// Path the server answers with {"status":"ok"} for probes ("" turns it off).
     #[arg(long, default_value = "/health", env = "TANDEM_HEALTH_PATH")]
     health_path: String,
+    /// Path the server answers 200 once the app is ready for traffic, 503
+    /// while its own check (`ready` in serve()'s options, or an exported
+    /// ready()) fails and from SIGTERM on ("" turns it off).
+    #[arg(long, default_value = "/ready", env = "TANDEM_READY_PATH")]
+    ready_path: String,
     /// Serve FILE as a Python WSGI app (app.py, app.py:NAME or
     /// package.module:NAME; the callable defaults to `app`) on port 5000
     /// unless --port or $PORT says otherwise.
@@ -144,6 +149,7 @@ impl RunArgs {
             shutdown_timeout: seconds("shutdown-timeout", self.shutdown_timeout)?,
             metrics_path: path(&self.metrics_path),
             health_path: path(&self.health_path),
+            ready_path: path(&self.ready_path),
             wsgi_threads: self.wsgi_threads,
             reuse_port: false,
             max_connections: self.max_connections,
@@ -195,6 +201,7 @@ impl RunArgs {
         flag("shutdown-timeout", self.shutdown_timeout.to_string());
         flag("metrics-path", self.metrics_path.clone());
         flag("health-path", self.health_path.clone());
+        flag("ready-path", self.ready_path.clone());
         flag("wsgi-threads", self.wsgi_threads.to_string());
         flag("max-connections", self.max_connections.to_string());
         if let Some(limit) = self.python_call_timeout {

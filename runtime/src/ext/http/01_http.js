@@ -19,7 +19,9 @@ import {
   op_http_method_code,
   op_http_next,
   op_http_next_aborted,
+  op_http_next_probe,
   op_http_next_ready,
+  op_http_probe_answer,
   op_http_rate_limit,
   op_http_read,
   op_http_remote_addr,
@@ -371,6 +373,7 @@ function finish(id, response) {
 // unwinds the loop too, and resume() (called from Rust) starts it again.
 let accepting = false;
 let aborting = false;
+let probing = false;
 
 async function acceptLoop() {
   for (;;) {
@@ -397,7 +400,44 @@ async function abortLoop() {
   }
 }
 
+// The app's readiness check (`ready` in serve()'s options), asked by the
+// server for each probe of the readiness path (--ready-path).
+let readyCheck = null;
+
+async function probeLoop() {
+  for (;;) {
+    const id = await op_http_next_probe();
+    if (id === 0) return;
+    probing = true;
+    checkReady(id);
+    probing = false;
+  }
+}
+
+function checkReady(id) {
+  const answer = (ready, reason = "") => op_http_probe_answer(id, ready, reason);
+  const judge = (value) => {
+    if (value === true) answer(true);
+    else answer(false, value === false ? "the app's ready() returned false" : `the app's ready() returned ${typeof value}, not a boolean`);
+  };
+  const failed = (error) => answer(false, `the app's ready() threw ${error?.name ?? "an error"}: ${error?.message ?? String(error)}`);
+  try {
+    const value = readyCheck();
+    if (value !== null && typeof value === "object" && typeof value.then === "function") {
+      value.then(judge, failed);
+    } else {
+      judge(value);
+    }
+  } catch (error) {
+    failed(error);
+  }
+}
+
 function resume() {
+  if (probing) {
+    probing = false;
+    probeLoop();
+  }
   if (accepting) {
     accepting = false;
     acceptLoop();
@@ -417,15 +457,23 @@ function serve(fetchHandler, options = {}) {
   if (typeof fetchHandler !== "function") {
     throw new TypeError(`serve() needs a handler function, got ${typeof fetchHandler}`);
   }
+  if (options.ready !== undefined && typeof options.ready !== "function") {
+    throw new TypeError(`serve()'s ready option must be a function returning a boolean (or a Promise of one), got ${typeof options.ready}`);
+  }
   op_http_serve({
     port: options.port ?? null,
     hostname: options.hostname ?? null,
+    ready: options.ready !== undefined,
   });
   handler = fetchHandler;
   keepRequestShapes();
   onError = typeof options.onError === "function" ? options.onError : null;
   acceptLoop();
   abortLoop();
+  if (options.ready !== undefined) {
+    readyCheck = options.ready;
+    probeLoop();
+  }
 }
 
 /**
@@ -437,7 +485,7 @@ function serveModule(namespace) {
   if (exported === null || exported === undefined) return false;
   if (typeof exported === "function") {
     if (exported.name !== "fetch") return false;
-    serve(exported);
+    serve(exported, { ready: readyExport(namespace) });
     return true;
   }
   if (typeof exported === "object" && typeof exported.fetch === "function") {
@@ -445,10 +493,16 @@ function serveModule(namespace) {
       port: exported.port,
       hostname: exported.hostname,
       onError: exported.onError?.bind(exported),
+      ready: exported.ready?.bind(exported) ?? readyExport(namespace),
     });
     return true;
   }
   return false;
+}
+
+// A module's `export function ready()`, its readiness check.
+function readyExport(namespace) {
+  return typeof namespace.ready === "function" ? namespace.ready : undefined;
 }
 
 /** Labels the request's metrics with the route pattern that matched. */

@@ -35,6 +35,9 @@ use wsgi::*;
 pub(crate) struct ServeRequest {
     pub(crate) port: Option<u16>,
     pub(crate) hostname: Option<String>,
+    /// Whether the app has a readiness check (`ready` in the options).
+    #[serde(default)]
+    pub(crate) ready: bool,
 }
 
 deno_core::extension!(
@@ -45,6 +48,8 @@ deno_core::extension!(
         op_http_next_ready,
         op_http_next,
         op_http_next_aborted,
+        op_http_next_probe,
+        op_http_probe_answer,
         op_http_method,
         op_http_method_code,
         op_http_url,
@@ -122,8 +127,10 @@ fn op_http_serve(state: &mut OpState, #[serde] options: ServeRequest) -> Result<
     if state.has::<ServeRequest>() {
         return Err(HttpError::AlreadyServing);
     }
+    let queue = RequestQueue::default();
+    queue.set_checks_readiness(options.ready);
     state.put(options);
-    state.put(Rc::new(RequestQueue::default()));
+    state.put(Rc::new(queue));
     Ok(())
 }
 
@@ -145,4 +152,20 @@ async fn op_http_next(state: Rc<RefCell<OpState>>) -> Result<u32, HttpError> {
 async fn op_http_next_aborted(state: Rc<RefCell<OpState>>) -> Result<u32, HttpError> {
     let queue = queue_of(&state.borrow())?;
     Ok(poll_fn(|cx| queue.poll_aborted(cx)).await)
+}
+
+/// Waits for the id of a readiness probe for the app's `ready()` check;
+/// 0 at shutdown.
+#[op2]
+async fn op_http_next_probe(state: Rc<RefCell<OpState>>) -> Result<u32, HttpError> {
+    let queue = queue_of(&state.borrow())?;
+    Ok(poll_fn(|cx| queue.poll_probe(cx)).await)
+}
+
+/// The app's answer to probe `id`: ready, or not and why.
+#[op2(fast)]
+fn op_http_probe_answer(state: &OpState, #[smi] id: u32, ready: bool, #[string] reason: &str) {
+    if let Some(queue) = queue(state) {
+        queue.answer_probe(id, if ready { Ok(()) } else { Err(reason.to_string()) });
+    }
 }

@@ -1,0 +1,3 @@
+import { serve } from "tandem:http";
+
+serve(() => new Response("app"), { ready: true as unknown as () => boolean });

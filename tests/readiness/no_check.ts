@@ -1,0 +1,4 @@
+// A server with no readiness check of its own, served with serve().
+import { serve } from "tandem:http";
+
+serve(() => new Response("app"));
