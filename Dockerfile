@@ -7,42 +7,52 @@
 #   docker build -t tandem-ml-api .
 #   docker run --rm -p 3000:3000 tandem-ml-api
 #
-# Both stages are Debian bookworm, whose python3 is CPython 3.11: the binary
+# Every stage is Debian bookworm, whose python3 is CPython 3.11: the binary
 # links the libpython3.11 of the build stage and finds the same one in the
 # runtime stage.
 
 ARG APP_DIR=examples/ml-api
+ARG RUST_IMAGE=rust:1.95-bookworm
+ARG BASE_IMAGE=debian:bookworm-slim
+# Where the tandem binary comes from: the build stage below, or an image
+# holding a binary built elsewhere at /out/tandem (tests/image.rs).
+ARG BINARY_FROM=build
 
-# --- build: the release binary, and the app's virtualenv and models -------
-FROM rust:1.95-bookworm AS build
+# --- build: the release binary ---------------------------------------------
+FROM ${RUST_IMAGE} AS build
 # cmake and simde: the QuickJS engine builds from source (build/simde.cmake).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      cmake libsimde-dev python3-dev python3-venv \
+ && apt-get install -y --no-install-recommends cmake libsimde-dev python3-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 ENV PYO3_PYTHON=/usr/bin/python3.11
 RUN cargo build --release -p tandem \
  && install -D target/release/tandem /out/tandem
+
+FROM ${BINARY_FROM} AS binary
+
+# --- app: the app's virtualenv and its trained models ----------------------
+FROM ${BASE_IMAGE} AS app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-venv \
+ && rm -rf /var/lib/apt/lists/*
 ARG APP_DIR
-# The app's Python packages, in a virtualenv the runtime stage copies as is
-# (same path, same interpreter).
+COPY ${APP_DIR} /out/app
+# The runtime stage copies the virtualenv as is: same path, same interpreter.
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir -r "${APP_DIR}/requirements.txt" \
- && /opt/venv/bin/python "${APP_DIR}/train.py" \
- && mkdir -p /out/app \
- && cp -r "${APP_DIR}/." /out/app/
+ && /opt/venv/bin/pip install --no-cache-dir -r /out/app/requirements.txt \
+ && /opt/venv/bin/python /out/app/train.py
 
 # --- runtime: libpython, the binary, the app, a non-root user --------------
-FROM debian:bookworm-slim
+FROM ${BASE_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpython3.11 python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tandem
-COPY --from=build /opt/venv /opt/venv
-COPY --from=build /out/tandem /usr/local/bin/tandem
-COPY --from=build --chown=tandem:tandem /out/app /app
+ && useradd --uid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin tandem
+COPY --from=app /opt/venv /opt/venv
+COPY --from=binary /out/tandem /usr/local/bin/tandem
+COPY --from=app --chown=tandem:tandem /out/app /app
 WORKDIR /app
 USER 10001
 # The runtime adds $VIRTUAL_ENV's site-packages to sys.path. Listen on all

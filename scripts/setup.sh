@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything building, running and testing Tandem needs, on a fresh
-# machine: cmake and simde headers for the QuickJS engine build, and a
+# machine: cmake and simde headers for the QuickJS engine build, podman,
+# runc and mmdebstrap for the container image test, and a
 # Python virtualenv (.venv) with the packages in requirements.txt, and the
 # ML API example's models.
 # Safe to run repeatedly; it only installs what is missing.
@@ -10,6 +11,10 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 [ -f /usr/include/simde/simde-common.h ] || missing+=(libsimde-dev)
+# The container image test (tests/image.rs, deploy/local-image.sh).
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   sudo=""
