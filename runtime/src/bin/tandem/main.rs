@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod compile;
 mod config;
 mod open_files;
 mod permission_flags;
@@ -42,6 +43,9 @@ enum Command {
     /// The same as `run`.
     #[command(after_help = SETTINGS)]
     Serve(RunArgs),
+    /// Write one executable holding the runtime and the app (ENTRY's
+    /// folder); it runs as `tandem run` does, with the same flags.
+    Compile(compile::CompileArgs),
 }
 
 #[derive(Args, Clone)]
@@ -222,28 +226,36 @@ fn seconds(name: &str, value: f64) -> anyhow::Result<Duration> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let (Command::Run(args) | Command::Serve(args)) = cli.command;
+    // An executable `tandem compile` wrote runs the app it carries.
+    let argv: Vec<OsString> = match compile::carried_app_command() {
+        Ok(Some(command)) => command,
+        Ok(None) => std::env::args_os().collect(),
+        Err(err) => return failed(err),
+    };
+    let args = match Cli::parse_from(&argv).command {
+        Command::Compile(args) => return outcome(compile::compile(&args)),
+        Command::Run(args) | Command::Serve(args) => args,
+    };
     // tandem.toml beside the entry file fills in what neither the flags
     // nor the environment set; the command line is read again with it.
     let args = match config::apply(&config::path_for(&args.file)) {
         Ok(false) => args,
-        Ok(true) => {
-            let (Command::Run(args) | Command::Serve(args)) = Cli::parse().command;
-            args
-        }
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            return ExitCode::FAILURE;
-        }
+        Ok(true) => match Cli::parse_from(&argv).command {
+            Command::Run(args) | Command::Serve(args) => args,
+            Command::Compile(_) => unreachable!("the same command line"),
+        },
+        Err(err) => return failed(err),
     };
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    outcome(run(args))
+}
+
+fn outcome(result: anyhow::Result<()>) -> ExitCode {
+    result.map_or_else(failed, |()| ExitCode::SUCCESS)
+}
+
+fn failed(err: anyhow::Error) -> ExitCode {
+    eprintln!("error: {err:#}");
+    ExitCode::FAILURE
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
