@@ -18,6 +18,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 KUBE = ROOT / "deploy" / "kubernetes"
 
 
+def mebibytes(size):
+    """MiB in a Kubernetes quantity (512Mi, 2Gi) or a tandem size (600MiB, 2G)."""
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)", str(size)).groups()
+    scale = {"": 1 / 1048576, "Ki": 1 / 1024, "KiB": 1 / 1024, "K": 1 / 1024, "Mi": 1, "MiB": 1, "M": 1, "Gi": 1024, "GiB": 1024, "G": 1024, "MB": 1e6 / 1048576, "GB": 1e9 / 1048576}
+    return float(number) * scale[unit]
+
+
 def load(name):
     return yaml.safe_load((KUBE / name).read_text())
 
@@ -52,6 +59,14 @@ def main(out_dir):
     grace = pod["terminationGracePeriodSeconds"]
     # The server exits within the shutdown timeout plus one second.
     rule(grace > pause + drain + 1, f"terminationGracePeriodSeconds {grace} must exceed preStop {pause} s + shutdown_timeout {drain} s + 1 s")
+
+    # Every process may grow to max_memory before it is recycled; the
+    # supervisor takes about 10 MiB (benches/scaling/memory.py).
+    limit = mebibytes(container["resources"]["limits"]["memory"])
+    processes = server.get("processes", 1)
+    if "max_memory" in limits:
+        need = processes * mebibytes(limits["max_memory"]) + 64
+        rule(need <= limit, f"{processes} processes x max_memory {limits['max_memory']} (+64 MiB) exceed the memory limit {limit} MiB")
 
     mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
     rule(mount["mountPath"] == "/app/tandem.toml", "tandem.toml must sit beside the entry file, /app/server.ts")
