@@ -75,6 +75,26 @@ fn isolates_on_several_threads_share_the_interpreter() {
     }
 }
 
+/// Isolates on several threads import the same Python files at once while
+/// the files are still executing (they sleep, giving up the GIL): each waits
+/// for the import under way and gets the whole module, under its plain name
+/// or, for a second file of the same name, under one made from its path.
+#[test]
+fn isolates_importing_one_python_file_at_once_all_get_its_names() {
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let mut rt = runtime();
+                let module = rt.load_module("_slow_import.ts").map_err(|e| e.to_string())?;
+                rt.call_function::<_, Vec<String>>(&module, "both", &()).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for handle in threads {
+        assert_eq!(handle.join().unwrap(), Ok(vec!["first".to_string(), "second".to_string()]));
+    }
+}
+
 #[test]
 fn the_embed_example_runs() {
     let exe = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -149,6 +149,39 @@ class _LazySubmodule:
         return repr(self._tandem_load())
 
 
+_file_locks = {}
+_file_locks_guard = threading.Lock()
+
+
+def _import_file_as(name, path):
+    """Imports the Python file at ``path`` as module ``name``, once per process.
+
+    The runtime uses it for a file whose plain module name another file has
+    taken. Two isolates may import the same file at once, and executing a
+    module gives up the GIL, so a per-name lock makes the second wait for
+    the first to finish rather than see a half-executed module (what
+    ``importlib`` does for the modules it finds itself).
+    """
+    import importlib.util
+    import sys
+
+    with _file_locks_guard:
+        lock = _file_locks.setdefault(name, threading.RLock())
+    with lock:
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        return module
+
+
 def _exports(module):
     """The (name, value) pairs a TypeScript import of ``module`` exports.
 

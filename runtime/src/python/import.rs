@@ -39,15 +39,11 @@ pub(crate) fn import_file<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let importlib = py.import("importlib")?;
-    let sys_modules = py.import("sys")?.getattr("modules")?;
-    if let Ok(existing) = sys_modules.get_item(&stem) {
-        if module_file_is(&existing, path)? {
-            return Ok(existing.cast_into::<PyModule>()?);
-        }
-        return import_by_location(py, path);
-    }
-    let module = importlib.call_method1("import_module", (&stem,))?;
+    // Always through import_module, even when `stem` is in sys.modules
+    // already: another thread may be executing that module (with the GIL
+    // given up), and import_module waits for it to finish where a plain
+    // sys.modules lookup would hand out a module without its names yet.
+    let module = py.import("importlib")?.call_method1("import_module", (&stem,))?;
     if module_file_is(&module, path)? {
         Ok(module.cast_into::<PyModule>()?)
     } else {
@@ -82,19 +78,10 @@ fn import_by_location<'py>(py: Python<'py>, path: &Path) -> PyResult<Bound<'py, 
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect::<String>()
     );
-    let sys_modules = py.import("sys")?.getattr("modules")?;
-    if let Ok(existing) = sys_modules.get_item(&name) {
-        return Ok(existing.cast_into::<PyModule>()?);
-    }
-    let util = py.import("importlib.util")?;
-    let spec = util.call_method1("spec_from_file_location", (&name, path.to_string_lossy().as_ref()))?;
-    let module = util.call_method1("module_from_spec", (&spec,))?;
-    sys_modules.set_item(&name, &module)?;
-    if let Err(e) = spec.getattr("loader")?.call_method1("exec_module", (&module,)) {
-        sys_modules.del_item(&name)?;
-        return Err(e);
-    }
-    Ok(module.cast_into::<PyModule>()?)
+    py.import("tandem")?
+        .call_method1("_import_file_as", (&name, path.to_string_lossy().as_ref()))?
+        .cast_into::<PyModule>()
+        .map_err(Into::into)
 }
 
 /// Imports an installed module by dotted name (`python:sklearn.linear_model`).
