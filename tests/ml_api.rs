@@ -374,3 +374,51 @@ fn auth_and_rate_limit_switched_on_by_configuration() {
     assert_eq!(limited.status, 429);
     assert!(limited.header("retry-after").is_some());
 }
+
+/// /api/sentiment/stream: one Server-Sent Event per sentence, read as they
+/// come, each the answer /api/sentiment gives for that sentence.
+#[test]
+fn a_long_text_is_scored_sentence_by_sentence_as_a_stream() {
+    use std::io::BufRead;
+    let server = start(&[]);
+    let sentences = ["I love this phone, it is wonderful.", "The battery died after a day!", "Terrible support?", "Great value."];
+    let text = sentences.join(" ");
+    let body = serde_json::json!({ "text": text }).to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        stream,
+        "POST /api/sentiment/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        assert!(reader.read_line(&mut head).unwrap() > 0, "{head}");
+    }
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("text/event-stream"), "{head}");
+    let mut events = Vec::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if let Some(data) = line.trim_end().strip_prefix("data: ") {
+            let event: serde_json::Value = serde_json::from_str(data).unwrap();
+            let i = events.len();
+            assert_eq!(event["index"], i);
+            assert_eq!(event["sentence"], sentences[i]);
+            let single = post_json(&server, "/api/sentiment", &serde_json::json!({ "text": sentences[i] })).json();
+            assert_eq!(event["sentiment"], single["sentiment"]);
+            assert_eq!(event["scores"], single["scores"]);
+            events.push(event);
+        }
+        line.clear();
+    }
+    assert_eq!(events.len(), sentences.len());
+    // GET ?text= for EventSource, and a 400 without text.
+    let r = server.get("/api/sentiment/stream?text=Great%20value.%20Awful%20box.");
+    assert_eq!(r.body.matches("data: ").count(), 2, "{}", r.body);
+    let r = server.get("/api/sentiment/stream");
+    assert_eq!((r.status, r.json()["details"][0]["field"].clone()), (400, "text".into()), "{}", r.body);
+    let r = post_json(&server, "/api/sentiment/stream", &serde_json::json!({ "text": 7 }));
+    assert_eq!(r.status, 400, "{}", r.body);
+}

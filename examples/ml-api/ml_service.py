@@ -16,6 +16,7 @@ import base64
 import binascii
 import io
 import os
+import re
 from pathlib import Path
 
 import joblib
@@ -31,6 +32,7 @@ __all__ = [
     "sentiment",
     "sentiment_many",
     "sentiment_batched",
+    "sentiment_stream",
     "classify",
     "classifier_info",
     "recommend",
@@ -78,6 +80,18 @@ def sentiment(text):
 def sentiment_many(texts):
     """Classifies a list of texts in one vectorised call."""
     return _sentiment_rows(texts) if texts else []
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def sentiment_stream(text):
+    """Scores the sentences of a long text one at a time, as a generator of
+    {index, sentence, sentiment, confidence, scores}: TypeScript pulls a
+    sentence's score only when the client is ready for it."""
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    for index, sentence in enumerate(sentences):
+        yield {"index": index, "sentence": sentence, **sentiment(sentence)}
 
 
 # By default (BATCH_WAIT_MS=0) a call never waits for company: calls that

@@ -12,7 +12,7 @@
 // long a call may wait for others to batch with, default 0), IMAGE_FETCH_TIMEOUT_MS
 // (default 5000) and IMAGE_MAX_BYTES (default 5 MiB) for image URLs.
 
-import { auth, HttpError, inFlightRequests, logger, rateLimit, requestId, Router, validate } from "tandem:http";
+import { auth, HttpError, inFlightRequests, logger, rateLimit, requestId, Router, sse, validate } from "tandem:http";
 import {
   classify,
   model_info,
@@ -21,6 +21,7 @@ import {
   sentiment,
   sentiment_batched,
   sentiment_many,
+  sentiment_stream,
 } from "./ml_service.py";
 
 const env = (name: string) => Tandem.env.get(name);
@@ -63,6 +64,22 @@ app.post(
     return { results: sentiment_many(texts) };
   },
 );
+
+// A long text scored sentence by sentence as Server-Sent Events, each
+// sentence scored only when the client is ready for it: POST {text}, or
+// GET ?text= for a browser's EventSource.
+const longText = { text: { type: "string", minLength: 1, maxLength: 100000 } } as const;
+app.post("/api/sentiment/stream", validate(longText), async (c) => {
+  const { text } = await c.body();
+  return sse(sentiment_stream(text), { signal: c.request.signal });
+});
+app.get("/api/sentiment/stream", (c) => {
+  const text = c.query.get("text") ?? "";
+  if (text === "" || text.length > 100000) {
+    throw new HttpError(400, "invalid request", [{ field: "text", message: "give ?text= with 1 to 100000 characters" }]);
+  }
+  return sse(sentiment_stream(text), { signal: c.request.signal });
+});
 
 // An image as JSON ({image: base64 or data: URL} or {url}) or as a
 // multipart upload (field "image"); `top_k` in the body or the query.

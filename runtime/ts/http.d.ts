@@ -141,4 +141,29 @@ declare module "tandem:http" {
    * in this process: `router.all("/flask/*", wsgi(app, { prefix: "/flask" }))`.
    */
   export function wsgi(app: unknown, options?: WsgiOptions): (from: Request | Context) => Promise<Response>;
+
+  /** An item of `sse()` with an event name, an id or a reconnection delay. */
+  export class ServerSentEvent {
+    constructor(data: unknown, options?: { event?: string; id?: string; retry?: number });
+    readonly data: unknown;
+    readonly options: { event?: string; id?: string; retry?: number };
+  }
+  export interface StreamOptions {
+    /** Stops the stream and closes its source when it aborts (e.g. `c.request.signal`). */
+    signal?: AbortSignal;
+    /** Status and headers of the response; the content type is set unless given. */
+    init?: ResponseInit;
+  }
+  export interface SseOptions extends StreamOptions {
+    /** Milliseconds without an event before a keep-alive comment (default 15000; 0: none). */
+    keepAlive?: number;
+  }
+  /**
+   * A `text/event-stream` response, one event per item of `source` (a
+   * Python generator works), pulled as the client reads; strings as they
+   * are, other values as JSON. The client leaving closes the source.
+   */
+  export function sse(source: AsyncIterable<unknown> | Iterable<unknown>, options?: SseOptions): Response;
+  /** A newline-delimited JSON response, one line per item of `source`, pulled as the client reads. */
+  export function ndjson(source: AsyncIterable<unknown> | Iterable<unknown>, options?: StreamOptions): Response;
 }

@@ -746,3 +746,189 @@ export function wsgi(app: unknown, options: WsgiOptions = {}): (from: Request | 
     return internal.callWsgi(mounted, request);
   };
 }
+
+// ---------------------------------------------------------------------------
+// Streamed responses
+
+/** An item of `sse()` with an event name, an id or a reconnection delay. */
+export class ServerSentEvent {
+  constructor(
+    readonly data: unknown,
+    readonly options: { event?: string; id?: string; retry?: number } = {},
+  ) {}
+}
+
+export interface StreamOptions {
+  /** Stops the stream and closes its source when it aborts (e.g. `c.request.signal`). */
+  signal?: AbortSignal;
+  /** Status and headers of the response; the content type is set unless given. */
+  init?: ResponseInit;
+}
+
+export interface SseOptions extends StreamOptions {
+  /**
+   * Milliseconds without an event after which a keep-alive comment is sent
+   * (it keeps proxies from closing the connection and finds a client that
+   * left). Default 15000; 0 sends none.
+   */
+  keepAlive?: number;
+}
+
+type Source = AsyncIterable<unknown> | Iterable<unknown>;
+
+/**
+ * A `text/event-stream` response with one event per item of `source`, pulled
+ * only as the client reads: strings go as they are, other values as JSON,
+ * a `ServerSentEvent` with its name and id. A Python generator works as a
+ * source; the client going away (or `signal`) closes it, so its `finally`
+ * blocks run. An error from the source ends the stream with an `error`
+ * event `{"error": message}`.
+ *
+ *   router.get("/scores", (c) => sse(score_sentences(c.query.get("text"))));
+ */
+export function sse(source: Source, options: SseOptions = {}): Response {
+  const keepAlive = options.keepAlive ?? 15000;
+  if (typeof keepAlive !== "number" || !(keepAlive >= 0)) {
+    throw new TypeError(`sse(): keepAlive must be a number of milliseconds >= 0, got ${keepAlive}`);
+  }
+  return streamed(source, "sse()", options, "text/event-stream", {
+    item: eventText,
+    idle: keepAlive > 0 ? { ms: keepAlive, text: ": keep-alive\n\n" } : undefined,
+    error: (error) => eventText(new ServerSentEvent({ error: errorMessage(error) }, { event: "error" })),
+  }, { "cache-control": "no-cache", "x-accel-buffering": "no" });
+}
+
+/**
+ * A newline-delimited JSON (`application/x-ndjson`) response, one line per
+ * item of `source`, pulled only as the client reads (a Python generator
+ * works, as for `sse()`). An error from the source ends the stream with a
+ * last line `{"error": message}`.
+ */
+export function ndjson(source: Source, options: StreamOptions = {}): Response {
+  return streamed(source, "ndjson()", options, "application/x-ndjson", {
+    item: (value) => JSON.stringify(value ?? null) + "\n",
+    error: (error) => JSON.stringify({ error: errorMessage(error) }) + "\n",
+  });
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function oneLine(text: unknown): string {
+  return String(text).replace(/[\r\n]/g, " ");
+}
+
+function eventText(item: unknown): string {
+  const event = item instanceof ServerSentEvent ? item : undefined;
+  const data = event ? event.data : item;
+  const text = typeof data === "string" ? data : JSON.stringify(data) ?? String(data);
+  let out = "";
+  if (event?.options.event !== undefined) out += `event: ${oneLine(event.options.event)}\n`;
+  if (event?.options.id !== undefined) out += `id: ${oneLine(event.options.id)}\n`;
+  if (event?.options.retry !== undefined) out += `retry: ${Math.max(0, Math.floor(event.options.retry))}\n`;
+  for (const line of text.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
+  return out + "\n";
+}
+
+interface Framing {
+  item: (value: unknown) => string;
+  error: (error: unknown) => string;
+  /** Text sent after `ms` without an item. */
+  idle?: { ms: number; text: string };
+}
+
+function iteratorOf(source: Source, caller: string): AsyncIterator<unknown> {
+  const s = source as any;
+  if ((s !== null && typeof s === "object") || typeof s === "function") {
+    if (typeof s[Symbol.asyncIterator] === "function") return s[Symbol.asyncIterator]();
+    if (typeof s[Symbol.iterator] === "function") {
+      const it = s[Symbol.iterator]();
+      return {
+        next: () => Promise.resolve(it.next()),
+        return: (value?: unknown) => Promise.resolve(it.return?.(value) ?? { done: true, value }),
+      };
+    }
+  }
+  throw new TypeError(`${caller}: the source must be an iterable or async iterable (e.g. a Python generator), got ${s === null ? "null" : typeof s}`);
+}
+
+const IDLE = Symbol("idle");
+
+function streamed(
+  source: Source,
+  caller: string,
+  options: StreamOptions,
+  contentType: string,
+  framing: Framing,
+  extraHeaders: Record<string, string> = {},
+): Response {
+  const iterator = iteratorOf(source, caller);
+  const encoder = new TextEncoder();
+  let pending: Promise<IteratorResult<unknown>> | null = null;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    // Closes a generator (its finally blocks run); errors there are the
+    // source's own business, the response is over.
+    Promise.resolve(iterator.return?.()).catch(() => {});
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      options.signal?.addEventListener("abort", () => {
+        if (done) return;
+        finish();
+        try {
+          controller.close();
+        } catch {
+          // Already closed or errored.
+        }
+      }, { once: true });
+    },
+    async pull(controller) {
+      if (done) return;
+      pending ??= iterator.next();
+      let next: IteratorResult<unknown> | typeof IDLE;
+      try {
+        next = framing.idle ? await raceIdle(pending, framing.idle.ms) : await pending;
+      } catch (error) {
+        pending = null;
+        done = true;
+        console.error(`error: the source of a streamed response (${caller}) failed:`, error);
+        controller.enqueue(encoder.encode(framing.error(error)));
+        controller.close();
+        return;
+      }
+      if (done) return;
+      if (next === IDLE) {
+        controller.enqueue(encoder.encode(framing.idle!.text));
+        return;
+      }
+      pending = null;
+      if (next.done) {
+        done = true;
+        controller.close();
+        return;
+      }
+      controller.enqueue(encoder.encode(framing.item(next.value)));
+    },
+    cancel() {
+      finish();
+    },
+  }, { highWaterMark: 0 });
+  const headers = new Headers(options.init?.headers);
+  if (!headers.has("content-type")) headers.set("content-type", contentType);
+  for (const [name, value] of Object.entries(extraHeaders)) {
+    if (!headers.has(name)) headers.set(name, value);
+  }
+  return new Response(body, { ...options.init, headers });
+}
+
+function raceIdle<T>(promise: Promise<T>, ms: number): Promise<T | typeof IDLE> {
+  let timer: number | undefined;
+  const idle = new Promise<typeof IDLE>((resolve) => {
+    timer = setTimeout(() => resolve(IDLE), ms);
+  });
+  return Promise.race([promise, idle]).finally(() => clearTimeout(timer));
+}

@@ -149,6 +149,50 @@ class _LazySubmodule:
         return repr(self._tandem_load())
 
 
+_END = object()
+
+
+class _Stream:
+    """What a TypeScript ``for await`` loop over a Python iterable drives.
+
+    ``step()`` gives ``(done, item)``, one item per call, so nothing is
+    computed before TypeScript asks for it; for an async iterable it is a
+    coroutine (run on the runtime's asyncio loop, so the isolate serves
+    other requests meanwhile). ``close()`` ends the iteration early: the
+    generator's ``close()``/``aclose()``, so its ``finally`` blocks run.
+    """
+
+    __slots__ = ("_it", "_async")
+
+    def __init__(self, iterable):
+        self._async = hasattr(type(iterable), "__aiter__")
+        self._it = iterable.__aiter__() if self._async else iter(iterable)
+
+    def step(self):
+        if self._async:
+            return self._anext()
+        item = next(self._it, _END)
+        return (True, None) if item is _END else (False, item)
+
+    async def _anext(self):
+        try:
+            return (False, await self._it.__anext__())
+        except StopAsyncIteration:
+            return (True, None)
+
+    def close(self):
+        if self._async:
+            return self._aclose()
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            close()
+
+    async def _aclose(self):
+        aclose = getattr(self._it, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 _file_locks = {}
 _file_locks_guard = threading.Lock()
 

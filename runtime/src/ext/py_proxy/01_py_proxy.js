@@ -22,6 +22,7 @@ import {
   op_py_repr,
   op_py_setattr,
   op_py_str,
+  op_py_stream,
   op_py_take_error,
 } from "ext:core/ops";
 import { core } from "ext:core/mod.js";
@@ -262,6 +263,56 @@ function pyIterator(id) {
   };
 }
 
+// `for await (const x of proxy)`: the Python iterable pulled one item per
+// `next()`, nothing ahead. An async generator's steps run on the asyncio
+// loop (the isolate serves other requests meanwhile, and the current
+// AbortSignal cancels a pending step); a plain generator's run on the
+// isolate's thread, as any synchronous Python call does. `return()` (a
+// `break`, a cancelled stream) closes the generator, so its `finally`
+// blocks run.
+function pyAsyncIterator(id) {
+  const stream = check(op_py_stream(id));
+  const step = stream.step;
+  const close = stream.close;
+  let finished = false;
+  let pending = null;
+  const pull = async () => {
+    if (finished) return { done: true, value: undefined };
+    let item;
+    try {
+      item = await step();
+    } catch (error) {
+      finished = true;
+      throw error;
+    }
+    if (item[0]) {
+      finished = true;
+      return { done: true, value: undefined };
+    }
+    return { done: false, value: item[1] };
+  };
+  return {
+    next() {
+      // One step at a time: a generator cannot run twice at once.
+      const previous = pending;
+      pending = previous ? previous.then(pull, pull) : pull();
+      return pending;
+    },
+    async return(value) {
+      if (!finished) {
+        finished = true;
+        // A generator that is running cannot be closed: let its step end.
+        if (pending) await pending.catch(() => {});
+        await close();
+      }
+      return { done: true, value };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
 // Target slots: the handle id lives on the proxy's target.
 const ID = Symbol("tandem.python.id");
 
@@ -271,6 +322,7 @@ const handler = {
     if (typeof key === "symbol") {
       if (key === HANDLE) return id;
       if (key === Symbol.iterator) return () => pyIterator(id);
+      if (key === Symbol.asyncIterator) return () => pyAsyncIterator(id);
       if (key === Symbol.toPrimitive) {
         return (hint) =>
           hint === "number" ? Number(check(op_py_str(id))) : check(op_py_str(id));

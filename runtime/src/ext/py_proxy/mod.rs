@@ -30,7 +30,7 @@ use attributes::*;
 use call::op_py_call;
 use deferred::{op_py_await, op_py_batch_call};
 use error::op_py_take_error;
-use iterate::{op_py_iter, op_py_next};
+use iterate::{op_py_iter, op_py_next, op_py_stream};
 use lifetime::{op_py_live_handles, op_py_release};
 use modules::{op_py_import, op_py_load_module};
 
@@ -48,6 +48,7 @@ deno_core::extension!(
         op_py_repr,
         op_py_iter,
         op_py_next,
+        op_py_stream,
         op_py_release,
         op_py_take_error,
         op_py_import,

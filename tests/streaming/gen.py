@@ -1,0 +1,50 @@
+"""Generators the streaming tests serve; `events` records what they did."""
+
+import asyncio
+import time
+
+events = []
+
+
+async def ticks(n, delay):
+    """n ticks, `delay` seconds apart: the client must see each as it comes."""
+    try:
+        for i in range(n):
+            if i:
+                await asyncio.sleep(delay)
+            yield {"tick": i, "at": time.monotonic()}
+    finally:
+        events.append(f"ticks({n}) closed")
+
+
+def numbers(name):
+    """Endless, synchronous, a little slow: only a client leaving stops it."""
+    try:
+        i = 0
+        while True:
+            time.sleep(0.01)
+            yield {"n": i}
+            i += 1
+    finally:
+        events.append(f"numbers {name} closed")
+
+
+async def endless(name):
+    try:
+        while True:
+            await asyncio.sleep(0.01)
+            yield "tick"
+    finally:
+        events.append(f"endless {name} closed")
+
+
+def breaks_after(n):
+    for i in range(n):
+        yield i
+    raise RuntimeError(f"the model failed after {n} items")
+
+
+def take_events():
+    out = list(events)
+    events.clear()
+    return out
