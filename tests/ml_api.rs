@@ -422,3 +422,102 @@ fn a_long_text_is_scored_sentence_by_sentence_as_a_stream() {
     let r = post_json(&server, "/api/sentiment/stream", &serde_json::json!({ "text": 7 }));
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+/// Two sentiment versions side by side: chosen by X-Model-Version, split
+/// by weight (the same version for the same X-User-Id), shadowed (counted
+/// on /metrics, never returned), loaded and unloaded by the admin routes
+/// while requests keep coming, none of them failing.
+#[test]
+fn model_versions_by_header_split_shadow_and_admin_routes() {
+    let server = start(&[("ADMIN_KEYS", "adm")]);
+    let port = server.port;
+    let predict = |headers: &str| support::post(port, "/api/models/sentiment", headers, r#"{"text":"terrible, it broke"}"#);
+    let admin = |method: &str, path: &str, body: &str| {
+        support::request(
+            port,
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: x\r\nX-API-Key: adm\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    };
+    // v1 takes the traffic; v2 answers when asked for by name.
+    assert_eq!(predict("").json()["version"], "v1");
+    let v2 = predict("X-Model-Version: v2\r\n").json();
+    assert_eq!((v2["version"].as_str(), v2["result"]["sentiment"].as_str()), (Some("v2"), Some("negative")), "{v2}");
+    let r = predict("X-Model-Version: v9\r\n");
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("no version 'v9'"), "{}", r.body);
+    // Admin routes need an admin key.
+    assert_eq!(server.get("/admin/models").status, 401);
+    assert_eq!(admin("GET", "/admin/models", "").json()["sentiment"]["versions"]["v2"]["loaded"], true);
+    // A 50/50 split, sticky per user.
+    let r = admin("PUT", "/admin/models/sentiment/traffic", r#"{"weights":{"v1":1,"v2":1}}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut seen = std::collections::HashSet::new();
+    for user in 0..40 {
+        let header = format!("X-User-Id: user-{user}\r\n");
+        let first = predict(&header).json()["version"].clone();
+        for _ in 0..2 {
+            assert_eq!(predict(&header).json()["version"], first, "user-{user} changed version");
+        }
+        seen.insert(first.as_str().unwrap().to_string());
+    }
+    assert_eq!(seen.len(), 2, "40 users all landed on {seen:?}");
+    // Shadow: v1 answers, v2 gets a copy whose agreement is counted.
+    let r = admin("PUT", "/admin/models/sentiment/traffic", r#"{"weights":{"v1":1},"shadow":"v2"}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    for _ in 0..10 {
+        assert_eq!(predict("").json()["version"], "v1");
+    }
+    let shadowed = |metrics: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("tandem_model_shadow_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while shadowed(&server.get("/metrics").body) < 10.0 {
+        assert!(std::time::Instant::now() < deadline, "shadow calls never counted: {}", server.get("/metrics").body);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let metrics = server.get("/metrics").body;
+    assert!(metrics.contains(r#"tandem_model_shadow_total{candidate="v2",model="sentiment",outcome="agree",primary="v1"}"#), "{metrics}");
+    assert!(metrics.contains(r#"tandem_model_predictions_total{label="negative",model="sentiment",version="v1"}"#), "{metrics}");
+    // Unload and load v2 five times under a steady stream of requests.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut answered = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = support::post(port, "/api/models/sentiment", "", r#"{"text":"fine"}"#);
+                assert_eq!((r.status, r.json()["version"].clone()), (200, "v1".into()), "{}", r.body);
+                answered += 1;
+            }
+            answered
+        })
+    };
+    for _ in 0..5 {
+        assert_eq!(admin("POST", "/admin/models/sentiment/v2/unload", "").status, 200);
+        assert_eq!(predict("X-Model-Version: v2\r\n").status, 404);
+        assert_eq!(admin("POST", "/admin/models/sentiment/v2/load", "").json()["versions"]["v2"]["loaded"], true);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(load.join().unwrap() > 0);
+    // The version with all the traffic cannot be unloaded.
+    let r = admin("POST", "/admin/models/sentiment/v1/unload", "");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("takes all the traffic"), "{}", r.body);
+}
+
+/// Without ADMIN_KEYS the admin routes are off.
+#[test]
+fn admin_routes_are_off_without_admin_keys() {
+    let server = start(&[]);
+    let r = server.get("/admin/models");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.json()["error"].as_str().unwrap().contains("ADMIN_KEYS"), "{}", r.body);
+}

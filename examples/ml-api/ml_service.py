@@ -7,7 +7,10 @@ written by train.py (scripts/setup.sh runs it):
 * sentiment: TF-IDF + logistic regression, classes negative/neutral/positive;
 * image classifier: the digits MLP as ONNX on onnxruntime, or a user's own
   ImageNet-style .onnx model (see ImageNetClassifier);
-* recommender: item-item cosine similarity over user interactions.
+* recommender: item-item cosine similarity over user interactions;
+* `models`, a tandem.ModelRegistry holding two sentiment versions side by
+  side (v1: word features, v2: character n-grams) for header routing,
+  weighted A/B splits and shadow traffic.
 
 Bad input raises InputError, which server.ts answers with 400.
 """
@@ -38,6 +41,11 @@ __all__ = [
     "recommend",
     "seen_items",
     "model_info",
+    "predict_sentiment",
+    "model_versions",
+    "load_model",
+    "unload_model",
+    "set_traffic",
 ]
 
 
@@ -283,6 +291,54 @@ def model_info():
         "classifier": classifier_info(),
         "recommender": {"users": len(_interactions), "items": len(_items)},
     }
+
+
+# ------------------------------------------------------------ model versions
+
+models = tandem.ModelRegistry()
+
+
+def _load_sentiment_v2():
+    model = joblib.load(_require(MODELS / "sentiment_v2.joblib"))
+    classes = [str(c) for c in model.classes_]
+
+    def predict(text):
+        row = np.round(model.predict_proba([text])[0], 4).tolist()
+        best = max(range(len(row)), key=row.__getitem__)
+        return {"sentiment": classes[best], "confidence": row[best], "scores": dict(zip(classes, row))}
+
+    return predict
+
+
+_WARMUP = ["warming up the model", "a great product", "it broke"]
+models.register("sentiment", "v1", lambda: sentiment, warmup=_WARMUP, label=lambda r: r["sentiment"])
+models.register("sentiment", "v2", _load_sentiment_v2, warmup=_WARMUP)
+# v1 takes the traffic; v2 is loaded beside it, for X-Model-Version: v2
+# and for the admin routes to give it a share or the shadow.
+models.load("sentiment", "v1")
+models.load("sentiment", "v2")
+
+
+def predict_sentiment(text, version=None, key=None):
+    """{model, version, result}: the version asked for, else the one the
+    traffic split gives `key` (a user id)."""
+    return models.predict("sentiment", text, version=version, key=key)
+
+
+def model_versions():
+    return models.status()
+
+
+def load_model(name, version):
+    return models.load(name, version)
+
+
+def unload_model(name, version):
+    return models.unload(name, version)
+
+
+def set_traffic(name, weights, shadow=None):
+    return models.set_traffic(name, weights, shadow)
 
 
 # ------------------------------------------------------------------ warm-up

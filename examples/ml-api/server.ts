@@ -10,31 +10,45 @@
 // (requests per second per client, burst twice that; off when unset),
 // BATCHING=off (call the models one request at a time), BATCH_WAIT_MS (how
 // long a call may wait for others to batch with, default 0), IMAGE_FETCH_TIMEOUT_MS
-// (default 5000) and IMAGE_MAX_BYTES (default 5 MiB) for image URLs.
+// (default 5000) and IMAGE_MAX_BYTES (default 5 MiB) for image URLs,
+// ADMIN_KEYS (comma-separated; the /admin routes that load, unload and
+// split traffic between model versions need one of them, and are off
+// without).
 
 import { auth, HttpError, inFlightRequests, logger, rateLimit, requestId, Router, sse, validate } from "tandem:http";
 import {
   classify,
+  load_model,
   model_info,
+  model_versions,
+  predict_sentiment,
   recommend,
   seen_items,
   sentiment,
   sentiment_batched,
   sentiment_many,
   sentiment_stream,
+  set_traffic,
+  unload_model,
 } from "./ml_service.py";
 
 const env = (name: string) => Tandem.env.get(name);
-const apiKeys = (env("API_KEYS") ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "");
+const keys = (name: string) => (env(name) ?? "").split(",").map((k) => k.trim()).filter((k) => k !== "");
+const apiKeys = keys("API_KEYS");
+const adminKeys = keys("ADMIN_KEYS");
 const rateLimitPerSecond = Number(env("RATE_LIMIT") ?? 0);
 const batching = env("BATCHING") !== "off";
 const fetchTimeoutMs = Number(env("IMAGE_FETCH_TIMEOUT_MS") ?? 5000);
 const imageMaxBytes = Number(env("IMAGE_MAX_BYTES") ?? 5 * 1024 * 1024);
 
-const app = new Router({ pythonErrors: { InputError: 400 } });
+const app = new Router({ pythonErrors: { InputError: 400, ModelError: 404, ValueError: 409 } });
 app.use(requestId());
 if (env("LOG") !== "off") app.use(logger());
-if (apiKeys.length > 0) app.use(auth({ apiKeys, bearerTokens: apiKeys, public: ["/health", "/metrics", "/"] }));
+if (apiKeys.length > 0) {
+  // An admin key opens the API routes too.
+  const accepted = [...apiKeys, ...adminKeys];
+  app.use(auth({ apiKeys: accepted, bearerTokens: accepted, public: ["/health", "/metrics", "/"] }));
+}
 if (rateLimitPerSecond > 0) {
   app.use(rateLimit({ capacity: rateLimitPerSecond * 2, refillPerSecond: rateLimitPerSecond }));
 }
@@ -80,6 +94,39 @@ app.get("/api/sentiment/stream", (c) => {
   }
   return sse(sentiment_stream(text), { signal: c.request.signal });
 });
+
+// Model versions (ml_service.models): X-Model-Version picks one; without
+// it the traffic split does, the same version for the same X-User-Id.
+app.post(
+  "/api/models/sentiment",
+  validate({ text: { type: "string", minLength: 1, maxLength: 10000 } }),
+  async (c) => {
+    const { text } = await c.body();
+    const version = c.request.headers.get("x-model-version") ?? undefined;
+    const user = c.request.headers.get("x-user-id") ?? undefined;
+    return predict_sentiment(text, version, user);
+  },
+);
+
+// Admin: list, load, unload, split traffic and shadow. Off without
+// ADMIN_KEYS; with them, only their holders get in (401/403 otherwise).
+const admin = adminKeys.length > 0
+  ? auth({ apiKeys: adminKeys, bearerTokens: adminKeys })
+  : () => {
+    throw new HttpError(403, "the admin routes are off: start the server with ADMIN_KEYS=key1,key2");
+  };
+app.get("/admin/models", admin, () => model_versions());
+app.post("/admin/models/:name/:version/load", admin, (c) => load_model(c.params.name, c.params.version));
+app.post("/admin/models/:name/:version/unload", admin, (c) => unload_model(c.params.name, c.params.version));
+app.put(
+  "/admin/models/:name/traffic",
+  admin,
+  validate({ weights: { type: "object" }, shadow: { type: "string", optional: true, nullable: true } }),
+  async (c) => {
+    const { weights, shadow } = await c.body();
+    return set_traffic(c.params.name, weights, shadow ?? null);
+  },
+);
 
 // An image as JSON ({image: base64 or data: URL} or {url}) or as a
 // multipart upload (field "image"); `top_k` in the body or the query.

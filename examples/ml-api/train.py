@@ -1,7 +1,9 @@
 """Trains the ML API's three models into models/ (run by scripts/setup.sh).
 
-* sentiment.joblib: TF-IDF + logistic regression on data/sentiment.csv
-  (negative / neutral / positive).
+* sentiment.joblib: TF-IDF of words and word pairs + logistic regression
+  on data/sentiment.csv (negative / neutral / positive);
+  sentiment_v2.joblib: the same data and classifier on another feature
+  set, character 2- to 5-grams (the example serves it as version v2).
 * digits.onnx: a multi-layer perceptron on scikit-learn's bundled 8x8
   digit images, exported to ONNX with skl2onnx and served by onnxruntime;
   digits_test.npz keeps the held-out images for the tests.
@@ -32,6 +34,18 @@ SEED = 7
 
 
 def train_sentiment():
+    return {
+        "v1": train_sentiment_on(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True), "sentiment.joblib"
+        ),
+        "v2": train_sentiment_on(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True),
+            "sentiment_v2.joblib",
+        ),
+    }
+
+
+def train_sentiment_on(features, filename):
     with (HERE / "data" / "sentiment.csv").open() as f:
         rows = list(csv.DictReader(f))
     texts = [r["text"] for r in rows]
@@ -39,14 +53,11 @@ def train_sentiment():
     train_x, test_x, train_y, test_y = train_test_split(
         texts, labels, test_size=0.2, random_state=SEED, stratify=labels
     )
-    model = make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, lowercase=True),
-        LogisticRegression(max_iter=2000, C=10.0),
-    )
+    model = make_pipeline(features, LogisticRegression(max_iter=2000, C=10.0))
     model.fit(train_x, train_y)
     accuracy = model.score(test_x, test_y)
     model.fit(texts, labels)  # the served model sees every example
-    joblib.dump(model, MODELS / "sentiment.joblib")
+    joblib.dump(model, MODELS / filename)
     return {"examples": len(texts), "held_out_accuracy": round(accuracy, 3)}
 
 
@@ -112,7 +123,8 @@ def main():
     force = "--force" in sys.argv
     MODELS.mkdir(exist_ok=True)
     report_path = MODELS / "report.json"
-    if report_path.exists() and not force:
+    expected = ["sentiment.joblib", "sentiment_v2.joblib", "digits.onnx", "digits_test.npz", "recommender.npz"]
+    if report_path.exists() and all((MODELS / name).exists() for name in expected) and not force:
         print(f"models already trained in {MODELS} (pass --force to retrain)")
         return
     report = {

@@ -1,7 +1,9 @@
 //! Process-wide Prometheus metrics (the `prometheus` crate): HTTP requests
 //! by route and status with latency histograms, Python calls by function
-//! with errors and latency, open and shed connections, and the runaway
-//! work the runtime interrupted. Served as text at `/metrics`.
+//! with errors and latency, open and shed connections, the runaway work
+//! the runtime interrupted, and model versions of a `tandem.ModelRegistry`
+//! (calls, errors, latency, predicted labels, shadow comparisons). Served
+//! as text at `/metrics`.
 
 use std::sync::OnceLock;
 
@@ -25,6 +27,54 @@ pub(crate) struct Metrics {
     interrupts: IntCounterVec,
     connections_open: IntGauge,
     connections_shed: IntCounter,
+    models: ModelFamilies,
+}
+
+/// The metric families of `tandem.ModelRegistry`, labelled by model and
+/// version.
+struct ModelFamilies {
+    calls: IntCounterVec,
+    errors: IntCounterVec,
+    duration: HistogramVec,
+    labels: IntCounterVec,
+    shadow: IntCounterVec,
+}
+
+impl ModelFamilies {
+    fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let families = ModelFamilies {
+            calls: IntCounterVec::new(
+                Opts::new("tandem_model_calls_total", "Calls of a model version of a tandem.ModelRegistry"),
+                &["model", "version"],
+            )?,
+            errors: IntCounterVec::new(
+                Opts::new("tandem_model_errors_total", "Calls of a model version that raised"),
+                &["model", "version"],
+            )?,
+            duration: HistogramVec::new(
+                HistogramOpts::new("tandem_model_duration_seconds", "Duration of calls of a model version")
+                    .buckets(latency_buckets()),
+                &["model", "version"],
+            )?,
+            labels: IntCounterVec::new(
+                Opts::new("tandem_model_predictions_total", "Predicted labels of a model version"),
+                &["model", "version", "label"],
+            )?,
+            shadow: IntCounterVec::new(
+                Opts::new(
+                    "tandem_model_shadow_total",
+                    "Shadow calls of a candidate version compared with the primary's answer, by outcome (agree, disagree, error, dropped)",
+                ),
+                &["model", "primary", "candidate", "outcome"],
+            )?,
+        };
+        registry.register(Box::new(families.calls.clone()))?;
+        registry.register(Box::new(families.errors.clone()))?;
+        registry.register(Box::new(families.duration.clone()))?;
+        registry.register(Box::new(families.labels.clone()))?;
+        registry.register(Box::new(families.shadow.clone()))?;
+        Ok(families)
+    }
 }
 
 /// What the runtime interrupted, as the `what` label of
@@ -119,6 +169,7 @@ impl Metrics {
         registry.register(Box::new(python_errors.clone()))?;
         registry.register(Box::new(python_duration.clone()))?;
         registry.register(Box::new(python_batch_size.clone()))?;
+        let models = ModelFamilies::new(&registry)?;
         Ok(Self {
             registry,
             http_requests,
@@ -131,6 +182,7 @@ impl Metrics {
             interrupts,
             connections_open,
             connections_shed,
+            models,
         })
     }
 
@@ -184,6 +236,25 @@ impl Metrics {
         self.connections_shed.inc_by(count as u64);
     }
 
+    /// A call of `version` of `model` took `seconds`; `label` is what it
+    /// predicted, if the registry knows how to read it.
+    pub(crate) fn model_called(&self, model: &str, version: &str, seconds: f64, ok: bool, label: Option<&str>) {
+        let m = &self.models;
+        m.calls.with_label_values(&[model, version]).inc();
+        m.duration.with_label_values(&[model, version]).observe(seconds);
+        if !ok {
+            m.errors.with_label_values(&[model, version]).inc();
+        }
+        if let Some(label) = label {
+            m.labels.with_label_values(&[model, version, label]).inc();
+        }
+    }
+
+    /// A shadow call of `candidate` ended in `outcome` against `primary`.
+    pub(crate) fn shadow_compared(&self, model: &str, primary: &str, candidate: &str, outcome: &str) {
+        self.models.shadow.with_label_values(&[model, primary, candidate, outcome]).inc();
+    }
+
     /// All metrics in Prometheus' text exposition format.
     pub(crate) fn render(&self) -> String {
         let mut out = Vec::new();
@@ -219,5 +290,18 @@ mod tests {
         metrics.batch_run("model.predict", 3);
         let text = metrics.render();
         assert!(text.contains(r#"tandem_python_batch_size_sum{function="model.predict"} 3"#), "{text}");
+    }
+
+    #[test]
+    fn renders_model_versions_and_shadow_outcomes() {
+        let metrics = Metrics::new().unwrap();
+        metrics.model_called("sentiment", "v2", 0.001, true, Some("positive"));
+        metrics.model_called("sentiment", "v2", 0.001, false, None);
+        metrics.shadow_compared("sentiment", "v1", "v2", "disagree");
+        let text = metrics.render();
+        assert!(text.contains(r#"tandem_model_calls_total{model="sentiment",version="v2"} 2"#), "{text}");
+        assert!(text.contains(r#"tandem_model_errors_total{model="sentiment",version="v2"} 1"#), "{text}");
+        assert!(text.contains(r#"tandem_model_predictions_total{label="positive",model="sentiment",version="v2"} 1"#), "{text}");
+        assert!(text.contains(r#"tandem_model_shadow_total{candidate="v2",model="sentiment",outcome="disagree",primary="v1"} 1"#), "{text}");
     }
 }

@@ -12,7 +12,9 @@ imports. It holds what is easier to write in Python than in Rust:
 * :class:`FileWrapper`, the ``wsgi.file_wrapper`` of WSGI apps served by
   Tandem;
 * :data:`js`, whose ``require`` imports a TypeScript or JavaScript module
-  and calls its exports from Python.
+  and calls its exports from Python;
+* :class:`ModelRegistry`, versions of models loaded side by side, with
+  traffic split by header, by weight (sticky per user) and shadowed.
 """
 
 import threading
@@ -21,7 +23,7 @@ import threading
 # they take tens of milliseconds to import, which a WSGI server's cold start
 # (or a script that never calls async Python) should not pay.
 
-__all__ = ["JSError", "TimeoutError", "batch", "FileWrapper", "js"]
+__all__ = ["JSError", "TimeoutError", "batch", "FileWrapper", "js", "ModelRegistry", "ModelError"]
 
 _BuiltinTimeoutError = TimeoutError
 
@@ -443,3 +445,283 @@ def _resolve_js_path(specifier, caller):
 
 
 js = _JsModules()
+
+
+# ---------------------------------------------------------------------------
+# Model versions
+
+
+class ModelError(LookupError):
+    """A model or version the registry does not have (or cannot drop)."""
+
+
+class _Version:
+    __slots__ = ("name", "loader", "warmup", "predict", "loaded_at")
+
+    def __init__(self, name, loader, warmup):
+        self.name = name
+        self.loader = loader
+        self.warmup = warmup
+        self.predict = None
+        self.loaded_at = None
+
+
+class _Model:
+    __slots__ = ("versions", "weights", "shadow", "label", "agree")
+
+    def __init__(self, label, agree):
+        self.versions = {}
+        self.weights = {}
+        self.shadow = None
+        self.label = label
+        self.agree = agree
+
+
+class ModelRegistry:
+    """Versions of named models, loaded side by side, and how requests are
+    split between them.
+
+    A version is declared with a loader, a function returning the version's
+    ``predict(input)`` callable (load the weights there, not at import)::
+
+        models = tandem.ModelRegistry()
+        models.register("sentiment", "v1", load_v1, warmup=["fine"])
+        models.load("sentiment", "v1")          # loaded, warmed up, 100% of traffic
+        models.predict("sentiment", "great", key="user-7")
+        # {"model": "sentiment", "version": "v1", "result": {...}}
+
+    * ``load`` loads and warms up a version (its ``predict`` called on each
+      ``warmup`` input) before any request can reach it; the first version
+      loaded takes all traffic. ``unload`` takes a version out: calls already
+      running on it finish.
+    * ``predict(name, input, version=None, key=None)``: ``version`` (from an
+      ``X-Model-Version`` header, say) picks a loaded version; otherwise the
+      weights of ``set_traffic`` choose one, the same one for the same
+      ``key`` (a user id: sticky A/B assignment) while the weights stay.
+    * ``set_traffic(name, weights, shadow=None)``: ``{"v1": 90, "v2": 10}``;
+      ``shadow="v2"`` also sends a copy of each request to v2 on a
+      background thread, compares its answer with the primary's (by
+      ``label``, else equality) and counts agreement in
+      ``tandem_model_shadow_total``; its answer is never returned.
+    * Every call is counted per version on ``/metrics``
+      (``tandem_model_calls_total``, ``_errors_total``,
+      ``_duration_seconds``, and ``tandem_model_predictions_total`` by the
+      label that ``label(result)`` reads).
+
+    Thread-safe: the TypeScript workers of a process share one registry.
+    """
+
+    SHADOW_BACKLOG = 64
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._models = {}
+        self._shadow_pool = None
+        self._shadow_pending = 0
+
+    def register(self, name, version, loader, *, warmup=(), label=None, agree=None):
+        """Declares ``version`` of ``name`` (not loaded yet). ``label(result)``
+        reads the predicted label for metrics and shadow comparison;
+        ``agree(primary, candidate)`` overrides the comparison."""
+        if not callable(loader):
+            raise TypeError(f"register({name!r}, {version!r}): loader must be callable, got {type(loader).__name__}")
+        with self._lock:
+            model = self._models.setdefault(name, _Model(label, agree))
+            if label is not None:
+                model.label = label
+            if agree is not None:
+                model.agree = agree
+            if version in model.versions:
+                raise ModelError(f"model {name!r} already has a version {version!r}")
+            model.versions[version] = _Version(version, loader, list(warmup))
+
+    def load(self, name, version):
+        """Loads and warms up a registered version; returns its status. The
+        version takes traffic only once both are done (the first loaded
+        version of a model takes all of it; others get some by
+        ``set_traffic`` or by name)."""
+        import time
+
+        with self._lock:
+            v = self._version(name, version)
+            if v.predict is not None:
+                return self._status_of(name)
+        predict = v.loader()
+        if not callable(predict):
+            raise TypeError(f"the loader of {name}@{version} must return a predict(input) callable, got {type(predict).__name__}")
+        for example in v.warmup:
+            predict(example)
+        with self._lock:
+            v.predict = predict
+            v.loaded_at = time.time()
+            model = self._models[name]
+            if not any(w > 0 for w in model.weights.values()):
+                model.weights = {version: 100.0}
+            return self._status_of(name)
+
+    def unload(self, name, version):
+        """Takes a loaded version out. Refused while it is the only one with
+        traffic or the shadow: move the traffic first."""
+        with self._lock:
+            v = self._version(name, version)
+            model = self._models[name]
+            others = [n for n, w in model.weights.items() if n != version and w > 0]
+            if model.weights.get(version, 0) > 0 and not others:
+                raise ValueError(f"{name}@{version} takes all the traffic of {name!r}: give it to another version first (set_traffic)")
+            model.weights.pop(version, None)
+            if model.shadow == version:
+                model.shadow = None
+            v.predict = None
+            v.loaded_at = None
+            return self._status_of(name)
+
+    def set_traffic(self, name, weights, shadow=None):
+        """Splits traffic by ``weights`` ({version: weight}, any positive
+        scale) among loaded versions, and shadows ``shadow`` if given."""
+        with self._lock:
+            model = self._model(name)
+            cleaned = {}
+            for version, weight in dict(weights).items():
+                if not self._version(name, version).predict:
+                    raise ModelError(f"{name}@{version} is not loaded: load it before giving it traffic")
+                weight = float(weight)
+                if not weight >= 0:
+                    raise ValueError(f"the weight of {name}@{version} must be a number >= 0, got {weight}")
+                cleaned[version] = weight
+            if not any(w > 0 for w in cleaned.values()):
+                raise ValueError(f"the weights of {name!r} must give some version traffic, got {weights!r}")
+            if shadow is not None and not self._version(name, shadow).predict:
+                raise ModelError(f"{name}@{shadow} is not loaded: load it before shadowing it")
+            model.weights = cleaned
+            model.shadow = shadow
+            return self._status_of(name)
+
+    def predict(self, name, input, version=None, key=None):
+        """Calls a version of ``name`` on ``input``: ``{model, version, result}``."""
+        import time
+
+        with self._lock:
+            model = self._model(name)
+            chosen = version if version is not None else self._choose(name, model, key)
+            v = self._version(name, chosen)
+            predict = v.predict
+            if predict is None:
+                raise ModelError(f"{name}@{chosen} is not loaded (loaded: {', '.join(self._loaded(model)) or 'none'})")
+            shadow = model.shadow if version is None and model.shadow not in (None, chosen) else None
+            shadow_predict = model.versions[shadow].predict if shadow else None
+        started = time.perf_counter()
+        try:
+            result = predict(input)
+        except BaseException:
+            _observe_model(name, chosen, time.perf_counter() - started, False)
+            raise
+        label = self._label(model, result)
+        _observe_model(name, chosen, time.perf_counter() - started, True, label)
+        if shadow_predict is not None:
+            self._shadow(name, model, chosen, result, shadow, shadow_predict, input)
+        return {"model": name, "version": chosen, "result": result}
+
+    def status(self, name=None):
+        """{model: {versions: {version: {loaded, weight}}, shadow}}, or one model's."""
+        with self._lock:
+            if name is not None:
+                return self._status_of(name)
+            return {n: self._status_of(n) for n in self._models}
+
+    # -- internals (called holding the lock) --------------------------------
+
+    def _model(self, name):
+        model = self._models.get(name)
+        if model is None:
+            raise ModelError(f"no model {name!r} (registered: {', '.join(self._models) or 'none'})")
+        return model
+
+    def _version(self, name, version):
+        model = self._model(name)
+        v = model.versions.get(version)
+        if v is None:
+            raise ModelError(f"model {name!r} has no version {version!r} (versions: {', '.join(model.versions)})")
+        return v
+
+    @staticmethod
+    def _loaded(model):
+        return [n for n, v in model.versions.items() if v.predict is not None]
+
+    def _status_of(self, name):
+        model = self._model(name)
+        total = sum(model.weights.values()) or 1.0
+        return {
+            "versions": {
+                n: {"loaded": v.predict is not None, "traffic": round(model.weights.get(n, 0.0) / total, 4)}
+                for n, v in model.versions.items()
+            },
+            "shadow": model.shadow,
+        }
+
+    @staticmethod
+    def _choose(name, model, key):
+        import random
+        import zlib
+
+        versions = [(n, w) for n, w in model.weights.items() if w > 0]
+        if not versions:
+            raise ModelError(f"no version of {name!r} takes traffic: load one")
+        total = sum(w for _, w in versions)
+        if key is None:
+            point = random.random() * total
+        else:
+            # The same key lands on the same version while the weights stay.
+            point = zlib.crc32(f"{name}\0{key}".encode()) / 2**32 * total
+        for n, w in versions:
+            point -= w
+            if point < 0:
+                return n
+        return versions[-1][0]
+
+    @staticmethod
+    def _label(model, result):
+        if model.label is None:
+            return None
+        try:
+            return str(model.label(result))
+        except Exception:
+            return None
+
+    def _shadow(self, name, model, primary, primary_result, candidate, predict, input):
+        """Runs the candidate on a background thread; compares and counts."""
+        with self._lock:
+            if self._shadow_pending >= self.SHADOW_BACKLOG:
+                _observe_shadow(name, primary, candidate, "dropped")
+                return
+            self._shadow_pending += 1
+            if self._shadow_pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="tandem-shadow")
+        self._shadow_pool.submit(self._compare, name, model, primary, primary_result, candidate, predict, input)
+
+    def _compare(self, name, model, primary, primary_result, candidate, predict, input):
+        import time
+
+        started = time.perf_counter()
+        try:
+            try:
+                result = predict(input)
+            except Exception:
+                _observe_model(name, candidate, time.perf_counter() - started, False)
+                _observe_shadow(name, primary, candidate, "error")
+                return
+            label = self._label(model, result)
+            _observe_model(name, candidate, time.perf_counter() - started, True, label)
+            if model.agree is not None:
+                agreed = bool(model.agree(primary_result, result))
+            elif model.label is not None:
+                agreed = label == self._label(model, primary_result)
+            else:
+                agreed = result == primary_result
+            _observe_shadow(name, primary, candidate, "agree" if agreed else "disagree")
+        except Exception:
+            _observe_shadow(name, primary, candidate, "error")
+        finally:
+            with self._lock:
+                self._shadow_pending -= 1

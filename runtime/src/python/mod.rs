@@ -13,6 +13,7 @@ pub(crate) mod handles;
 pub(crate) mod import;
 pub(crate) mod interrupt;
 pub(crate) mod js_function;
+pub(crate) mod model_metrics;
 pub(crate) mod remote;
 pub(crate) mod text;
 pub(crate) mod thread_state;
@@ -81,6 +82,7 @@ fn install_helper(py: Python<'_>) -> PyResult<()> {
     )?;
     module.add_class::<batch::Batcher>()?;
     remote::register(&module)?;
+    model_metrics::register(&module)?;
     py.import("sys")?.getattr("modules")?.set_item("tandem", module)?;
     Ok(())
 }
