@@ -124,3 +124,18 @@ fn named_events_and_js_streams() {
     assert_eq!(r.body, "event: note\nid: 7\ndata: two\ndata: lines\n\ndata: {\"plain\":true}\n\n");
     assert_eq!(server.get("/js").body, "ab");
 }
+
+/// The handler deadline covers the wait for the head only; a generator
+/// step that never ends is cut by --python-call-timeout (TimeoutError in
+/// Python, so its finally runs), the stream ends with an error event, and
+/// the worker serves on.
+#[test]
+fn a_stuck_generator_step_is_cut_by_the_python_call_timeout() {
+    let server = Server::start(&["--workers", "1", "--python-call-timeout", "0.5"], APP);
+    let started = Instant::now();
+    let r = server.get("/stuck");
+    assert_eq!(r.status, 200);
+    assert!(r.body.starts_with("data: one\n\nevent: error\ndata: {\"error\":\"TimeoutError: "), "{}", r.body);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    wait_for_event(&server, "stuck closed");
+}

@@ -44,6 +44,16 @@ def breaks_after(n):
     raise RuntimeError(f"the model failed after {n} items")
 
 
+def stuck_after_one():
+    """Yields once, then never again and never returns to TypeScript."""
+    try:
+        yield "one"
+        while True:
+            pass
+    finally:
+        events.append("stuck closed")
+
+
 def take_events():
     out = list(events)
     events.clear()
