@@ -507,6 +507,11 @@ fn model_versions_by_header_split_shadow_and_admin_routes() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(load.join().unwrap() > 0);
+    // Weights must be numbers >= 0, some above 0.
+    let r = admin("PUT", "/admin/models/sentiment/traffic", r#"{"weights":{"v1":"lots"}}"#);
+    assert_eq!((r.status, r.json()["details"][0]["field"].clone()), (400, "weights".into()), "{}", r.body);
+    let r = admin("PUT", "/admin/models/sentiment/traffic", r#"{"weights":{"v9":1}}"#);
+    assert_eq!(r.status, 404, "{}", r.body);
     // The version with all the traffic cannot be unloaded.
     let r = admin("POST", "/admin/models/sentiment/v1/unload", "");
     assert_eq!(r.status, 409, "{}", r.body);

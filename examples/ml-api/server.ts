@@ -41,7 +41,7 @@ const batching = env("BATCHING") !== "off";
 const fetchTimeoutMs = Number(env("IMAGE_FETCH_TIMEOUT_MS") ?? 5000);
 const imageMaxBytes = Number(env("IMAGE_MAX_BYTES") ?? 5 * 1024 * 1024);
 
-const app = new Router({ pythonErrors: { InputError: 400, ModelError: 404, ValueError: 409 } });
+const app = new Router({ pythonErrors: { InputError: 400, ModelError: 404, ModelStateError: 409 } });
 app.use(requestId());
 if (env("LOG") !== "off") app.use(logger());
 if (apiKeys.length > 0) {
@@ -124,6 +124,12 @@ app.put(
   validate({ weights: { type: "object" }, shadow: { type: "string", optional: true, nullable: true } }),
   async (c) => {
     const { weights, shadow } = await c.body();
+    const bad = Object.entries(weights).filter(([, w]) => typeof w !== "number" || !(w >= 0));
+    if (bad.length > 0 || !Object.values(weights).some((w) => (w as number) > 0)) {
+      throw new HttpError(400, "invalid request body", [
+        { field: "weights", message: "give {version: weight} with numbers >= 0, at least one above 0" },
+      ]);
+    }
     return set_traffic(c.params.name, weights, shadow ?? null);
   },
 );

@@ -23,7 +23,7 @@ import threading
 # they take tens of milliseconds to import, which a WSGI server's cold start
 # (or a script that never calls async Python) should not pay.
 
-__all__ = ["JSError", "TimeoutError", "batch", "FileWrapper", "js", "ModelRegistry", "ModelError"]
+__all__ = ["JSError", "TimeoutError", "batch", "FileWrapper", "js", "ModelRegistry", "ModelError", "ModelStateError"]
 
 _BuiltinTimeoutError = TimeoutError
 
@@ -452,7 +452,13 @@ js = _JsModules()
 
 
 class ModelError(LookupError):
-    """A model or version the registry does not have (or cannot drop)."""
+    """A model or version the registry does not have, or has not loaded."""
+
+
+class ModelStateError(RuntimeError):
+    """A change the registry refuses in its current state: unloading the
+    version that takes all the traffic, giving traffic to a version not
+    loaded, registering a version twice, loading one twice at once."""
 
 
 class _Version:
@@ -516,6 +522,7 @@ class ModelRegistry:
     def __init__(self):
         self._lock = threading.Lock()
         self._models = {}
+        self._loading = set()
         self._shadow_pool = None
         self._shadow_pending = 0
 
@@ -532,7 +539,7 @@ class ModelRegistry:
             if agree is not None:
                 model.agree = agree
             if version in model.versions:
-                raise ModelError(f"model {name!r} already has a version {version!r}")
+                raise ModelStateError(f"model {name!r} already has a version {version!r}")
             model.versions[version] = _Version(version, loader, list(warmup))
 
     def load(self, name, version):
@@ -546,11 +553,18 @@ class ModelRegistry:
             v = self._version(name, version)
             if v.predict is not None:
                 return self._status_of(name)
-        predict = v.loader()
-        if not callable(predict):
-            raise TypeError(f"the loader of {name}@{version} must return a predict(input) callable, got {type(predict).__name__}")
-        for example in v.warmup:
-            predict(example)
+            if (name, version) in self._loading:
+                raise ModelStateError(f"{name}@{version} is being loaded already")
+            self._loading.add((name, version))
+        try:
+            predict = v.loader()
+            if not callable(predict):
+                raise TypeError(f"the loader of {name}@{version} must return a predict(input) callable, got {type(predict).__name__}")
+            for example in v.warmup:
+                predict(example)
+        finally:
+            with self._lock:
+                self._loading.discard((name, version))
         with self._lock:
             v.predict = predict
             v.loaded_at = time.time()
@@ -567,7 +581,7 @@ class ModelRegistry:
             model = self._models[name]
             others = [n for n, w in model.weights.items() if n != version and w > 0]
             if model.weights.get(version, 0) > 0 and not others:
-                raise ValueError(f"{name}@{version} takes all the traffic of {name!r}: give it to another version first (set_traffic)")
+                raise ModelStateError(f"{name}@{version} takes all the traffic of {name!r}: give it to another version first (set_traffic)")
             model.weights.pop(version, None)
             if model.shadow == version:
                 model.shadow = None
@@ -583,7 +597,7 @@ class ModelRegistry:
             cleaned = {}
             for version, weight in dict(weights).items():
                 if not self._version(name, version).predict:
-                    raise ModelError(f"{name}@{version} is not loaded: load it before giving it traffic")
+                    raise ModelStateError(f"{name}@{version} is not loaded: load it before giving it traffic")
                 weight = float(weight)
                 if not weight >= 0:
                     raise ValueError(f"the weight of {name}@{version} must be a number >= 0, got {weight}")
@@ -591,7 +605,7 @@ class ModelRegistry:
             if not any(w > 0 for w in cleaned.values()):
                 raise ValueError(f"the weights of {name!r} must give some version traffic, got {weights!r}")
             if shadow is not None and not self._version(name, shadow).predict:
-                raise ModelError(f"{name}@{shadow} is not loaded: load it before shadowing it")
+                raise ModelStateError(f"{name}@{shadow} is not loaded: load it before shadowing it")
             model.weights = cleaned
             model.shadow = shadow
             return self._status_of(name)
