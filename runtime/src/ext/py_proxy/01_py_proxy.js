@@ -273,7 +273,9 @@ function pyIterator(id) {
 function pyAsyncIterator(id) {
   const stream = check(op_py_stream(id));
   const step = stream.step;
-  const close = stream.close;
+  // Outside any AbortSignal: closing is how an aborted loop cleans up, so
+  // the abort must not cancel it too.
+  const close = () => withSignalOf({}, () => stream.close());
   let finished = false;
   let pending = null;
   const pull = async () => {
@@ -282,7 +284,14 @@ function pyAsyncIterator(id) {
     try {
       item = await step();
     } catch (error) {
+      // The generator raised (closing it is a no-op then), or the signal
+      // aborted around a step that settled: then it is still open.
       finished = true;
+      try {
+        await close();
+      } catch {
+        // The error of the step is the one to report.
+      }
       throw error;
     }
     if (item[0]) {
