@@ -12,16 +12,9 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{parse_response, Server};
+use support::{both_serve, parse_response, pid, Server};
 
 const RECYCLE: &str = "tests/reliability/recycle.ts";
-
-/// The pid of the process that answers `GET /pid` on a new connection.
-fn pid(port: u16) -> i32 {
-    let response = support::request(port, b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assert_eq!(response.status, 200, "{}", response.body);
-    response.body.parse().unwrap()
-}
 
 /// `GET path` on a thread of its own: the pid that answered, or `None`
 /// when the connection closed without an answer.
@@ -34,18 +27,6 @@ fn answered_by(port: u16, path: &'static str) -> std::thread::JoinHandle<Option<
         let _ = stream.read_to_end(&mut answer);
         (!answer.is_empty()).then(|| parse_response(&answer).body.parse().unwrap())
     })
-}
-
-/// Waits until two processes have answered (all accept from one socket,
-/// so which one takes a connection is the kernel's choice); returns them.
-fn both_serve(port: u16) -> HashSet<i32> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = HashSet::new();
-    while seen.len() < 2 {
-        assert!(Instant::now() < deadline, "only {seen:?} answered in 20 s");
-        seen.insert(pid(port));
-    }
-    seen
 }
 
 fn kill(pid: i32, signal: i32) {

@@ -244,3 +244,21 @@ pub fn dechunk(mut body: &str) -> String {
     }
 }
 
+/// The pid of the process that answers `GET /pid` on a new connection.
+pub fn pid(port: u16) -> i32 {
+    let response = request(port, b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(response.status, 200, "{}", response.body);
+    response.body.parse().unwrap()
+}
+
+/// Waits until two processes have answered (all accept from one socket,
+/// so which one takes a connection is the kernel's choice); returns them.
+pub fn both_serve(port: u16) -> std::collections::HashSet<i32> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < 2 {
+        assert!(Instant::now() < deadline, "only {seen:?} answered in 20 s");
+        seen.insert(pid(port));
+    }
+    seen
+}
