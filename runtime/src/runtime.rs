@@ -129,6 +129,7 @@ impl Runtime {
         let mut extensions = ext::web::extensions(checks);
         extensions.push(ext::py_proxy::extension());
         extensions.push(ext::http::extension());
+        extensions.push(ext::websocket::extension());
         extensions.push(ext::script_env::extension(info));
         extensions.extend(options.extensions);
         let js = JsRuntime::try_new(deno_core::RuntimeOptions {

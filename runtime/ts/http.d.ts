@@ -166,4 +166,22 @@ declare module "tandem:http" {
   export function sse(source: AsyncIterable<unknown> | Iterable<unknown>, options?: SseOptions): Response;
   /** A newline-delimited JSON response, one line per item of `source`, pulled as the client reads. */
   export function ndjson(source: AsyncIterable<unknown> | Iterable<unknown>, options?: StreamOptions): Response;
+
+  export interface UpgradeWebSocketOptions {
+    /** The subprotocol to accept; it must be one the client offered. */
+    protocol?: string;
+    /** Seconds of silence before the client is pinged, and as long again before it is closed (1001); 0: never. Default 120. */
+    idleTimeout?: number;
+    /** Largest message taken, in bytes; a larger one closes the socket with 1009. Default 16 MiB. */
+    maxMessageSize?: number;
+  }
+  /**
+   * Answers the request with a switch to the WebSocket protocol: return
+   * `response` from the handler; `socket` (a WHATWG WebSocket) opens once
+   * it is sent. A listener that throws closes its socket with 1011.
+   */
+  export function upgradeWebSocket(
+    from: Request | Context,
+    options?: UpgradeWebSocketOptions,
+  ): { socket: WebSocket; response: Response };
 }

@@ -932,3 +932,33 @@ function raceIdle<T>(promise: Promise<T>, ms: number): Promise<T | typeof IDLE> 
   });
   return Promise.race([promise, idle]).finally(() => clearTimeout(timer));
 }
+
+// ---------------------------------------------------------------------------
+// WebSockets
+
+export interface UpgradeWebSocketOptions {
+  /** The subprotocol to accept; it must be one the client offered. */
+  protocol?: string;
+  /** Seconds of silence before the client is pinged, and as long again before it is closed (1001); 0: never. Default 120. */
+  idleTimeout?: number;
+  /** Largest message taken, in bytes; a larger one closes the socket with 1009. Default 16 MiB. */
+  maxMessageSize?: number;
+}
+
+/**
+ * Switches the request's connection to the WebSocket protocol:
+ * `Tandem.upgradeWebSocket`, also taking a router's Context.
+ *
+ *   router.get("/ws", (c) => {
+ *     const { socket, response } = upgradeWebSocket(c);
+ *     socket.onmessage = (e) => socket.send(e.data);
+ *     return response;
+ *   });
+ */
+export function upgradeWebSocket(
+  from: Request | Context,
+  options?: UpgradeWebSocketOptions,
+): { socket: WebSocket; response: Response } {
+  const request = from instanceof Context ? from.request : from;
+  return (Tandem as any).upgradeWebSocket(request, options);
+}

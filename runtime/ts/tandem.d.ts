@@ -20,6 +20,16 @@ declare namespace Tandem {
   const host: {
     call(name: string, ...args: unknown[]): unknown;
   };
+  /**
+   * Answers a server request with a switch to the WebSocket protocol
+   * (Deno.upgradeWebSocket's shape): return `response` from the handler;
+   * `socket` opens once it is sent. Options as `upgradeWebSocket` of
+   * "tandem:http".
+   */
+  function upgradeWebSocket(
+    request: Request,
+    options?: { protocol?: string; idleTimeout?: number; maxMessageSize?: number },
+  ): { socket: WebSocket; response: Response };
   /** Exits the process at once with `code` (default 0). */
   function exit(code?: number): never;
 }

@@ -1,7 +1,8 @@
 //! What travels between the HTTP server and the code that answers its
 //! requests (a JS isolate, or the WSGI thread pool): request bodies under
 //! the one body limit, response bodies, the server's own error answers,
-//! and the queue through which an isolate takes requests.
+//! the queue through which an isolate takes requests, and the lease on a
+//! connection taken over after a 101 (a WebSocket).
 //!
 //! It sits below every layer that serves, runs scripts or calls Python, so
 //! that the server, the `tandem_http` ops and the WSGI code all use one
@@ -11,3 +12,4 @@ pub(crate) mod answer;
 pub(crate) mod body;
 pub(crate) mod queue;
 pub(crate) mod request_body;
+pub(crate) mod takeover;

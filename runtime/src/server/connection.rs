@@ -21,6 +21,7 @@ use super::{ServerOptions, Signalled, Tally};
 use crate::exchange::answer::{error_response, json_response};
 use crate::exchange::body::Body;
 use crate::exchange::queue::Readiness;
+use crate::exchange::takeover::Takeover;
 use crate::metrics::Metrics;
 
 /// Route label of requests no router claimed.
@@ -153,22 +154,33 @@ impl<D: Dispatch> WorkerState<D> {
         };
         let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (id, live) = self.registry.join();
+        // Lent to an upgrade request (WebSocket) on this connection.
+        let takeover = Takeover::default();
         let service = {
             let (dispatch, config, cut_short, live) =
                 (self.dispatch.clone(), self.config.clone(), self.cut_short.clone(), live.clone());
-            let draining = self.draining.clone();
-            hyper::service::service_fn(move |request| {
+            let (draining, takeover) = (self.draining.clone(), takeover.clone());
+            hyper::service::service_fn(move |mut request: Request<Incoming>| {
                 let busy = live.busy();
                 let ends = Ends { cut_short: cut_short.clone(), draining: draining.clone() };
+                let upgrade = request.headers().contains_key(http::header::UPGRADE).then(|| takeover.clone());
+                if let Some(takeover) = &upgrade {
+                    request.extensions_mut().insert(takeover.clone());
+                }
                 let answered = handle(request, dispatch.clone(), config.clone(), remote, ends);
                 async move {
                     let response = answered.await;
+                    if let (Some(takeover), Ok(response)) = (upgrade, &response) {
+                        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                            takeover.switched();
+                        }
+                    }
                     drop(busy);
                     response
                 }
             })
         };
-        let connection = self.http.serve_connection(TokioIo::new(stream), service);
+        let connection = self.http.serve_connection(TokioIo::new(stream), service).with_upgrades();
         let (open, closed, registry) = (connections.open.clone(), connections.closed.clone(), self.registry.clone());
         let tally = self.config.tally;
         if let Some(tally) = tally {
@@ -191,6 +203,9 @@ impl<D: Dispatch> WorkerState<D> {
                     }
                 }
             }
+            if takeover.is_held() {
+                held(&takeover, &live).await;
+            }
             registry.leave(id);
             if let Some(tally) = tally {
                 tally.connection_closed();
@@ -198,6 +213,18 @@ impl<D: Dispatch> WorkerState<D> {
             Connections::close_one(&open, &closed);
         });
     }
+}
+
+/// Keeps a connection taken over after a 101 (a WebSocket) open, counted
+/// and busy (not shed as idle) until its holder lets it go; at shutdown,
+/// asks the holder to close it.
+async fn held(takeover: &Takeover, live: &Rc<super::live::Live>) {
+    let _busy = live.busy();
+    tokio::select! {
+        () = takeover.released() => return,
+        () = live.closing() => takeover.close(),
+    }
+    takeover.released().await
 }
 
 /// The readiness path's answer: 503 once draining (so a load balancer

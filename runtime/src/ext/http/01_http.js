@@ -355,9 +355,11 @@ function handle(id) {
 
 function finish(id, response) {
   inFlight.delete(id);
+  let sent = response;
   try {
     send(id, response);
   } catch (error) {
+    sent = null;
     // The client went away, or the Response could not be sent (an invalid
     // header, say): answer 500 if the request is still open.
     try {
@@ -366,6 +368,26 @@ function finish(id, response) {
       // The request is closed; nothing left to answer.
     }
   }
+  if (upgrades.size !== 0) settleUpgrade(id, sent);
+}
+
+// Requests promised to a WebSocket (ext/websocket/01_websocket.js), by
+// id: told which Response was sent (null if none), to open the socket
+// once its 101 is out or give the connection back.
+const upgrades = new Map();
+
+function settleUpgrade(id, sent) {
+  const settle = upgrades.get(id);
+  if (settle !== undefined) {
+    upgrades.delete(id);
+    settle(sent);
+  }
+}
+
+// The server's id of a Request it handed to a handler; undefined for
+// any other Request.
+function requestIdOf(request) {
+  return request?.[requestId];
 }
 
 // Whether each loop is inside a handler or an abort listener it called. If
@@ -601,3 +623,5 @@ globalThis[Symbol.for("tandem.http")] = {
   inFlightRequests: () => inFlight.size,
   rateLimit: op_http_rate_limit,
 };
+
+export { requestIdOf, upgrades };

@@ -13,6 +13,7 @@ import {
 import { console } from "ext:tandem_script_env/01_console.js";
 import { python } from "ext:tandem_py_proxy/01_py_proxy.js";
 import "ext:tandem_http/01_http.js";
+import { upgradeWebSocket } from "ext:tandem_websocket/01_websocket.js";
 
 const env = {
   get(name) {
@@ -48,6 +49,7 @@ const Tandem = {
   env,
   host,
   python,
+  upgradeWebSocket,
   exit(code = 0) {
     op_runtime_exit(code | 0);
   },

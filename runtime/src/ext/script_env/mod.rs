@@ -21,7 +21,7 @@ pub(crate) struct RuntimeInfo {
 
 deno_core::extension!(
     tandem_script_env,
-    deps = [tandem_web, tandem_py_proxy, tandem_http],
+    deps = [tandem_web, tandem_py_proxy, tandem_http, tandem_websocket],
     ops = [
         op_runtime_args,
         op_runtime_main_module,
