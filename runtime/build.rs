@@ -21,7 +21,7 @@ use std::process::Command;
 mod transpile;
 
 /// The crates whose extension sources are read from disk at run time.
-const DENO_EXTENSION_CRATES: &[&str] = &["deno_webidl", "deno_web", "deno_net", "deno_fetch"];
+const DENO_EXTENSION_CRATES: &[&str] = &["deno_webidl", "deno_web", "deno_net", "deno_fetch", "deno_websocket"];
 
 fn main() {
     let config = pyo3_build_config::get();

@@ -423,6 +423,33 @@ fn a_long_text_is_scored_sentence_by_sentence_as_a_stream() {
     assert_eq!(r.status, 400, "{}", r.body);
 }
 
+/// /api/sentiment/ws: each text message answered sentence by sentence,
+/// texts in order, each sentence the answer /api/sentiment gives; a bad
+/// message answered with an error, the socket left open.
+#[test]
+fn texts_over_a_websocket_are_scored_sentence_by_sentence() {
+    let server = start(&[]);
+    let out = std::process::Command::new(python())
+        .args([support::root().join("tests/websocket/client.py").to_str().unwrap(), &server.port.to_string(), "sentiment"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{stdout}");
+    let sentences = ["I love this phone, it is wonderful.", "The battery died after a day!", "Great value."];
+    let messages: Vec<serde_json::Value> = lines[..5].iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (message, (index, sentence)) in [&messages[0], &messages[1], &messages[3]].into_iter().zip([(0, sentences[0]), (1, sentences[1]), (0, sentences[2])]) {
+        assert_eq!((message["index"].as_u64(), message["sentence"].as_str()), (Some(index), Some(sentence)));
+        let single = post_json(&server, "/api/sentiment", &serde_json::json!({ "text": sentence })).json();
+        assert_eq!(message["sentiment"], single["sentiment"]);
+        assert_eq!(message["scores"], single["scores"]);
+    }
+    assert_eq!(messages[2], serde_json::json!({ "done": true, "sentences": 2 }));
+    assert_eq!(messages[4], serde_json::json!({ "done": true, "sentences": 1 }));
+    assert_eq!(lines[5], "send a text message of 1 to 100000 characters");
+}
+
 /// Two sentiment versions side by side: chosen by X-Model-Version, split
 /// by weight (the same version for the same X-User-Id), shadowed (counted
 /// on /metrics, never returned), loaded and unloaded by the admin routes

@@ -67,7 +67,7 @@ fn events_in_order_with_the_chosen_subprotocol() {
     let server = Server::start(&[], APP);
     assert_eq!(
         run(server.port, "events"),
-        ["protocol tandem.v1", "state 0,open 1 tandem.v1,message m1", "closed 4000 asked to"]
+        ["protocol tandem.v1", "state 0 true,open 1 tandem.v1,message m1", "closed 4000 asked to"]
     );
 }
 
@@ -101,4 +101,17 @@ fn a_request_that_is_not_an_upgrade_gets_a_clear_error() {
     let r = server.get("/echo");
     assert_eq!(r.status, 500, "{}", r.body);
     server.wait_for_error_line("Invalid Header: 'upgrade' header must contain 'websocket'");
+}
+
+#[test]
+fn the_global_websocket_connects_out() {
+    let server = Server::start(&[], APP);
+    let url = format!("ws://127.0.0.1:{}/echo", server.port);
+    let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(["run", root().join("tests/websocket/connect.ts").to_str().unwrap(), &url])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout, "open true\ntext hello from the client\nbinary 1,2,3\nclose 1000 done true\n");
 }

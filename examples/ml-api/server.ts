@@ -15,7 +15,18 @@
 // split traffic between model versions need one of them, and are off
 // without).
 
-import { auth, HttpError, inFlightRequests, logger, rateLimit, requestId, Router, sse, validate } from "tandem:http";
+import {
+  auth,
+  HttpError,
+  inFlightRequests,
+  logger,
+  rateLimit,
+  requestId,
+  Router,
+  sse,
+  upgradeWebSocket,
+  validate,
+} from "tandem:http";
 import {
   classify,
   load_model,
@@ -94,6 +105,33 @@ app.get("/api/sentiment/stream", (c) => {
   }
   return sse(sentiment_stream(text), { signal: c.request.signal });
 });
+
+// The same over a WebSocket: each text message is scored sentence by
+// sentence, one JSON message per sentence and then {done, sentences}.
+// Texts are taken in order; a message that is not a text of 1 to 100000
+// characters is answered {error} and the socket stays open.
+app.get("/api/sentiment/ws", (c) => {
+  const { socket, response } = upgradeWebSocket(c, { maxMessageSize: 4 * 100000 });
+  let queue = Promise.resolve();
+  // Returning the queue lets a failure close the socket (1011).
+  socket.onmessage = (event) => (queue = queue.then(() => scoreOverSocket(socket, event.data)));
+  return response;
+});
+
+async function scoreOverSocket(socket: WebSocket, text: unknown) {
+  if (typeof text !== "string" || text.trim() === "" || text.length > 100000) {
+    socket.send(JSON.stringify({ error: "send a text message of 1 to 100000 characters" }));
+    return;
+  }
+  let sentences = 0;
+  for await (const result of sentiment_stream(text)) {
+    // The client left: leaving the loop closes the generator.
+    if (socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify(result));
+    sentences++;
+  }
+  socket.send(JSON.stringify({ done: true, sentences }));
+}
 
 // Model versions (ml_service.models): X-Model-Version picks one; without
 // it the traffic split does, the same version for the same X-User-Id.

@@ -108,6 +108,22 @@ async def hold(port):
             print(f"after {time.monotonic() - started:.1f}", flush=True)
 
 
+async def sentiment(port):
+    """The ML example's /api/sentiment/ws: two texts, then one refused."""
+    import json
+
+    async with connect(f"ws://127.0.0.1:{port}/api/sentiment/ws") as ws:
+        for text in ["I love this phone, it is wonderful. The battery died after a day!", "Great value."]:
+            await ws.send(text)
+            while True:
+                message = json.loads(await ws.recv())
+                print(json.dumps(message, sort_keys=True))
+                if "done" in message:
+                    break
+        await ws.send("   ")
+        print(json.loads(await ws.recv())["error"])
+
+
 def silent(port):
     """Handshakes by hand and then never answers, not even pings."""
     key = base64.b64encode(os.urandom(16)).decode()

@@ -39,7 +39,7 @@ router.get("/idle", (c) => {
 // Records the socket's events and sends them back on "events?".
 router.get("/events", (c) => {
   const { socket, response } = upgradeWebSocket(c, { protocol: "tandem.v1" });
-  const seen: string[] = [`state ${socket.readyState}`];
+  const seen: string[] = [`state ${socket.readyState} ${socket instanceof WebSocket}`];
   socket.onopen = () => seen.push(`open ${socket.readyState} ${socket.protocol}`);
   socket.onmessage = (event) => {
     if (event.data === "events?") socket.send(seen.join(","));

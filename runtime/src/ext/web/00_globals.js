@@ -46,8 +46,31 @@ const formData = load("ext:deno_fetch/21_formdata.js");
 const request = load("ext:deno_fetch/23_request.js");
 const response = load("ext:deno_fetch/23_response.js");
 const fetch = load("ext:deno_fetch/26_fetch.js");
+// deno_websocket ships ES modules, not scripts; loaded when first used
+// (most programs never connect out), which keeps it off the start-up path.
+const websocket = core.createLazyLoader("ext:deno_websocket/01_websocket.js");
 
 event.saveGlobalThisReference(globalThis);
+
+// The error classes Rust code throws by name (deno_error's classes), as
+// Deno's runtime registers them: an op error whose class has no builder
+// reaches JavaScript as "not an object" instead of its message.
+for (const name of [
+  "AddrInUse", "AddrNotAvailable", "AlreadyExists", "BrokenPipe", "Busy", "ConnectionAborted",
+  "ConnectionRefused", "ConnectionReset", "FilesystemLoop", "Http", "InvalidData", "IsADirectory",
+  "NetworkUnreachable", "NotADirectory", "NotConnected", "NotFound", "NotSupported", "PermissionDenied",
+  "TimedOut", "UnexpectedEof", "WouldBlock", "WriteZero",
+]) {
+  const errorClass = { [name]: class extends Error {} }[name];
+  Object.defineProperty(errorClass.prototype, "name", { value: name, configurable: true, writable: true });
+  core.registerErrorClass(name, errorClass);
+}
+for (const name of [
+  "AbortError", "DataError", "IndexSizeError", "InvalidCharacterError", "InvalidStateError",
+  "NetworkError", "NotSupportedError", "OperationError", "QuotaExceededError", "SyntaxError",
+]) {
+  core.registerErrorBuilder(`DOMException${name}`, (message) => new domException.DOMException(message, name));
+}
 performance.setTimeOrigin();
 
 const globals = {
@@ -117,3 +140,17 @@ for (const name of Object.keys(globals)) {
     configurable: true,
   });
 }
+
+// WebSocket becomes a plain property like the others on first use.
+Object.defineProperty(globalThis, "WebSocket", {
+  get() {
+    const value = websocket().WebSocket;
+    Object.defineProperty(globalThis, "WebSocket", { value, enumerable: false, writable: true, configurable: true });
+    return value;
+  },
+  set(value) {
+    Object.defineProperty(globalThis, "WebSocket", { value, enumerable: false, writable: true, configurable: true });
+  },
+  enumerable: false,
+  configurable: true,
+});

@@ -1,6 +1,7 @@
 //! The `tandem_web` extension: puts the Web platform API implemented by
-//! Deno's extension crates (deno_webidl, deno_web, deno_net, deno_fetch)
-//! on `globalThis`: URL, Request/Response/Headers, fetch, streams, text
+//! Deno's extension crates (deno_webidl, deno_web, deno_net, deno_fetch,
+//! deno_websocket) on `globalThis`: URL, Request/Response/Headers, fetch,
+//! the WebSocket client, streams, text
 //! encoding, timers, AbortController, structuredClone, performance; and
 //! the permission checks Deno's fetch (and our own ops) consult.
 
@@ -13,7 +14,7 @@ mod file_fetch;
 
 deno_core::extension!(
     tandem_web,
-    deps = [deno_webidl, deno_web, deno_net, deno_fetch],
+    deps = [deno_webidl, deno_web, deno_net, deno_fetch, deno_websocket],
     esm_entry_point = "ext:tandem_web/00_globals.js",
     options = { permissions: PermissionsContainer },
     state = |state, options| {
@@ -38,6 +39,7 @@ pub(crate) fn extensions(permissions: PermissionsContainer) -> Vec<Extension> {
         deno_web::deno_web::init(deno_web::BlobStore::default_arc(), None, false, Default::default()),
         deno_net::deno_net::init(None, None),
         deno_fetch::deno_fetch::init(fetch),
+        deno_websocket::deno_websocket::init(),
     ];
     for extension in &mut extensions {
         embed_sources(extension);

@@ -1,7 +1,7 @@
 // Server WebSockets: `upgradeWebSocket(request)` answers a request with
 // 101 Switching Protocols and gives the handler a WHATWG WebSocket (the
 // shape of Deno.upgradeWebSocket). The socket opens once the 101 is out;
-// its messages come from op_ws_next, one at a time, in order.
+// its messages come from op_websocket_next, one at a time, in order.
 //
 // An exception in one of the socket's listeners (or a rejected Promise one
 // returns) closes that socket with 1011 and is logged: a bug in one
@@ -10,17 +10,17 @@
 import { core } from "ext:core/mod.js";
 import { requestIdOf, upgrades } from "ext:tandem_http/01_http.js";
 import {
-  op_ws_accept,
-  op_ws_accept_key,
-  op_ws_buffered,
-  op_ws_close,
-  op_ws_close_info,
-  op_ws_next,
-  op_ws_send_binary,
-  op_ws_send_text,
-  op_ws_take_binary,
-  op_ws_take_text,
-  op_ws_upgrade,
+  op_websocket_accept,
+  op_websocket_accept_key,
+  op_websocket_buffered,
+  op_websocket_close,
+  op_websocket_close_info,
+  op_websocket_next,
+  op_websocket_send_binary,
+  op_websocket_send_text,
+  op_websocket_take_binary,
+  op_websocket_take_text,
+  op_websocket_upgrade,
 } from "ext:core/ops";
 
 const { CloseEvent, ErrorEvent, Event, EventTarget, MessageEvent, defineEventHandler } = core.loadExtScript(
@@ -29,8 +29,10 @@ const { CloseEvent, ErrorEvent, Event, EventTarget, MessageEvent, defineEventHan
 const { DOMException } = core.loadExtScript("ext:deno_web/01_dom_exception.js");
 const { Blob } = core.loadExtScript("ext:deno_web/09_file.js");
 const { fromInnerResponse, newInnerResponse } = core.loadExtScript("ext:deno_fetch/23_response.js");
+// The module of the global WebSocket, which connects out (deno_websocket).
+const clientWebSocket = core.createLazyLoader("ext:deno_websocket/01_websocket.js");
 
-// op_ws_next's kinds (KIND_* in ext/websocket/mod.rs).
+// op_websocket_next's kinds (KIND_* in ext/websocket/mod.rs).
 const KIND_TEXT = 0;
 const KIND_BINARY = 1;
 
@@ -50,13 +52,10 @@ const guards = Symbol("guards");
 const pendingSends = Symbol("pendingSends");
 const closeAsked = Symbol("closeAsked");
 const binaryTypeKey = Symbol("binaryType");
+const urlKey = Symbol("url");
+const protocolKey = Symbol("protocol");
 
 class WebSocket extends EventTarget {
-  static CONNECTING = CONNECTING;
-  static OPEN = OPEN;
-  static CLOSING = CLOSING;
-  static CLOSED = CLOSED;
-
   constructor(key, url, protocol, request) {
     if (key !== state) {
       throw new TypeError("server WebSockets come from upgradeWebSocket(request); use `new WebSocket(url)` to connect out");
@@ -69,9 +68,20 @@ class WebSocket extends EventTarget {
     this[pendingSends] = null;
     this[closeAsked] = null;
     this[binaryTypeKey] = "blob";
-    this.url = url;
-    this.protocol = protocol;
-    this.extensions = "";
+    this[urlKey] = url;
+    this[protocolKey] = protocol;
+  }
+
+  get url() {
+    return this[urlKey];
+  }
+
+  get protocol() {
+    return this[protocolKey];
+  }
+
+  get extensions() {
+    return "";
   }
 
   get readyState() {
@@ -79,7 +89,7 @@ class WebSocket extends EventTarget {
   }
 
   get bufferedAmount() {
-    return this[rid] === null ? 0 : op_ws_buffered(this[rid]);
+    return this[rid] === null ? 0 : op_websocket_buffered(this[rid]);
   }
 
   get binaryType() {
@@ -128,8 +138,14 @@ class WebSocket extends EventTarget {
   }
 }
 
-for (const name of ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]) {
-  Object.defineProperty(WebSocket.prototype, name, { value: WebSocket[name], enumerable: true });
+// Makes `socket instanceof WebSocket` hold for the global WebSocket too
+// (and its constants inherited); every member is this class's own. Done at
+// the first upgrade: the global's module is loaded on first use.
+let linked = false;
+function linkToGlobalClass() {
+  if (linked) return;
+  Object.setPrototypeOf(WebSocket.prototype, clientWebSocket().WebSocket.prototype);
+  linked = true;
 }
 for (const name of ["open", "message", "error", "close"]) {
   defineEventHandler(WebSocket.prototype, name);
@@ -143,27 +159,27 @@ function closeWith(socket, code, reason) {
     return;
   }
   socket[state] = CLOSING;
-  op_ws_close(socket[rid], code, reason);
+  op_websocket_close(socket[rid], code, reason);
 }
 
 function sendNow(socket, data) {
   if (typeof data === "string") {
-    op_ws_send_text(socket[rid], data);
+    op_websocket_send_text(socket[rid], data);
   } else if (data instanceof ArrayBuffer) {
-    op_ws_send_binary(socket[rid], new Uint8Array(data));
+    op_websocket_send_binary(socket[rid], new Uint8Array(data));
   } else if (ArrayBuffer.isView(data)) {
-    op_ws_send_binary(socket[rid], new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    op_websocket_send_binary(socket[rid], new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   } else if (data instanceof Blob) {
     socket[pendingSends] = [];
     data.arrayBuffer().then(
       (buffer) => {
-        if (socket[state] === OPEN) op_ws_send_binary(socket[rid], new Uint8Array(buffer));
+        if (socket[state] === OPEN) op_websocket_send_binary(socket[rid], new Uint8Array(buffer));
         sendWaiting(socket);
       },
       (error) => failed(socket, error),
     );
   } else {
-    op_ws_send_text(socket[rid], String(data));
+    op_websocket_send_text(socket[rid], String(data));
   }
 }
 
@@ -208,7 +224,7 @@ function failed(socket, error) {
   console.error(`WebSocket of request ${socket[requestKey]}: a listener failed; closing with 1011:`, error);
   if (socket[state] === OPEN) {
     socket[state] = CLOSING;
-    op_ws_close(socket[rid], 1011, "internal error");
+    op_websocket_close(socket[rid], 1011, "internal error");
   }
 }
 
@@ -223,21 +239,21 @@ async function readLoop(socket) {
   for (;;) {
     let kind;
     try {
-      kind = await op_ws_next(id);
+      kind = await op_websocket_next(id);
     } catch {
       finished(socket, 1006, "", false);
       return;
     }
     if (kind === KIND_TEXT) {
-      socket.dispatchEvent(new MessageEvent("message", { data: op_ws_take_text(id) }));
+      socket.dispatchEvent(new MessageEvent("message", { data: op_websocket_take_text(id) }));
     } else if (kind === KIND_BINARY) {
-      const bytes = op_ws_take_binary(id);
+      const bytes = op_websocket_take_binary(id);
       const data = socket[binaryTypeKey] === "arraybuffer"
         ? (bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer)
         : new Blob([bytes]);
       socket.dispatchEvent(new MessageEvent("message", { data }));
     } else {
-      const { code, reason, wasClean } = op_ws_close_info(id);
+      const { code, reason, wasClean } = op_websocket_close_info(id);
       core.tryClose(id);
       finished(socket, code, reason, wasClean);
       return;
@@ -247,7 +263,7 @@ async function readLoop(socket) {
 
 async function open(socket, pending) {
   try {
-    socket[rid] = await op_ws_accept(pending);
+    socket[rid] = await op_websocket_accept(pending);
   } catch (error) {
     finished(socket, 1006, String(error?.message ?? error), false);
     return;
@@ -273,6 +289,7 @@ function headerHas(request, name, token) {
  * larger message closes the socket with 1009; default 16 MiB).
  */
 function upgradeWebSocket(request, options = {}) {
+  linkToGlobalClass();
   const id = requestIdOf(request);
   if (id === undefined) {
     throw new TypeError("upgradeWebSocket() needs the Request the server passed to the handler");
@@ -297,7 +314,7 @@ function upgradeWebSocket(request, options = {}) {
   inner.headerList = [
     ["upgrade", "websocket"],
     ["connection", "Upgrade"],
-    ["sec-websocket-accept", op_ws_accept_key(key)],
+    ["sec-websocket-accept", op_websocket_accept_key(key)],
   ];
   let protocol = "";
   if (options.protocol !== undefined) {
@@ -308,7 +325,7 @@ function upgradeWebSocket(request, options = {}) {
     protocol = options.protocol;
     inner.headerList.push(["sec-websocket-protocol", protocol]);
   }
-  const pending = op_ws_upgrade(id, maxMessageSize, idleTimeout);
+  const pending = op_websocket_upgrade(id, maxMessageSize, idleTimeout);
   const url = request.url.replace(/^http/, "ws");
   const socket = new WebSocket(state, url, protocol, id);
   // "response" headers: middleware may still add to them.

@@ -24,7 +24,7 @@ use sha1::{Digest, Sha1};
 use crate::exchange::takeover::{Lease, Takeover};
 use socket::{Closing, Event, Limits, ServerSocket};
 
-/// `op_ws_next`'s kinds (`KIND_*` in 01_websocket.js).
+/// `op_websocket_next`'s kinds (`KIND_*` in 01_websocket.js).
 const KIND_TEXT: u32 = 0;
 const KIND_BINARY: u32 = 1;
 const KIND_CLOSED: u32 = 2;
@@ -46,17 +46,17 @@ deno_core::extension!(
     tandem_websocket,
     deps = [tandem_http],
     ops = [
-        op_ws_upgrade,
-        op_ws_accept_key,
-        op_ws_accept,
-        op_ws_next,
-        op_ws_take_text,
-        op_ws_take_binary,
-        op_ws_close_info,
-        op_ws_send_text,
-        op_ws_send_binary,
-        op_ws_close,
-        op_ws_buffered,
+        op_websocket_upgrade,
+        op_websocket_accept_key,
+        op_websocket_accept,
+        op_websocket_next,
+        op_websocket_take_text,
+        op_websocket_take_binary,
+        op_websocket_close_info,
+        op_websocket_send_text,
+        op_websocket_send_binary,
+        op_websocket_close,
+        op_websocket_buffered,
     ],
 );
 
@@ -84,7 +84,7 @@ impl deno_core::Resource for PendingUpgrade {
 /// sent. `max_message` is in bytes, `idle_seconds` 0 for never.
 #[op2(fast)]
 #[smi]
-fn op_ws_upgrade(
+fn op_websocket_upgrade(
     state: &mut OpState,
     #[smi] id: u32,
     max_message: f64,
@@ -108,7 +108,7 @@ fn op_ws_upgrade(
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key` (RFC 6455 4.2.2).
 #[op2]
 #[string]
-fn op_ws_accept_key(#[string] key: &str) -> String {
+fn op_websocket_accept_key(#[string] key: &str) -> String {
     const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     let digest = Sha1::new().chain_update(key.as_bytes()).chain_update(GUID).finalize();
     base64::engine::general_purpose::STANDARD.encode(digest)
@@ -117,7 +117,7 @@ fn op_ws_accept_key(#[string] key: &str) -> String {
 /// Once the 101 of pending upgrade `rid` is out: the socket's resource id.
 #[op2]
 #[smi]
-async fn op_ws_accept(state: Rc<RefCell<OpState>>, #[smi] rid: ResourceId) -> Result<ResourceId, WsError> {
+async fn op_websocket_accept(state: Rc<RefCell<OpState>>, #[smi] rid: ResourceId) -> Result<ResourceId, WsError> {
     let pending = state.borrow_mut().resource_table.take::<PendingUpgrade>(rid).map_err(|_| WsError::Closed)?;
     let (upgrade, lease) = pending.upgrade.borrow_mut().take().ok_or(WsError::Closed)?;
     let upgraded = upgrade.await.map_err(|e| WsError::Handover(e.to_string()))?;
@@ -129,10 +129,10 @@ fn socket(state: &OpState, rid: ResourceId) -> Result<Rc<ServerSocket>, WsError>
     state.resource_table.get::<ServerSocket>(rid).map_err(|_| WsError::Closed)
 }
 
-/// Waits for the next message (then taken by `op_ws_take_*`) or the end
-/// (`op_ws_close_info`); returns its kind.
+/// Waits for the next message (then taken by `op_websocket_take_*`) or the end
+/// (`op_websocket_close_info`); returns its kind.
 #[op2]
-async fn op_ws_next(state: Rc<RefCell<OpState>>, #[smi] rid: ResourceId) -> Result<u32, WsError> {
+async fn op_websocket_next(state: Rc<RefCell<OpState>>, #[smi] rid: ResourceId) -> Result<u32, WsError> {
     let socket = socket(&state.borrow(), rid)?;
     let event = socket.next().await;
     let kind = match &event {
@@ -146,7 +146,7 @@ async fn op_ws_next(state: Rc<RefCell<OpState>>, #[smi] rid: ResourceId) -> Resu
 
 #[op2]
 #[string]
-fn op_ws_take_text(state: &OpState, #[smi] rid: ResourceId) -> Result<String, WsError> {
+fn op_websocket_take_text(state: &OpState, #[smi] rid: ResourceId) -> Result<String, WsError> {
     match socket(state, rid)?.received.borrow_mut().take() {
         Some(Event::Text(text)) => Ok(text),
         _ => Ok(String::new()),
@@ -155,7 +155,7 @@ fn op_ws_take_text(state: &OpState, #[smi] rid: ResourceId) -> Result<String, Ws
 
 #[op2]
 #[serde]
-fn op_ws_take_binary(state: &OpState, #[smi] rid: ResourceId) -> Result<ToJsBuffer, WsError> {
+fn op_websocket_take_binary(state: &OpState, #[smi] rid: ResourceId) -> Result<ToJsBuffer, WsError> {
     match socket(state, rid)?.received.borrow_mut().take() {
         Some(Event::Binary(bytes)) => Ok(bytes.into()),
         _ => Ok(Vec::new().into()),
@@ -164,7 +164,7 @@ fn op_ws_take_binary(state: &OpState, #[smi] rid: ResourceId) -> Result<ToJsBuff
 
 #[op2]
 #[serde]
-fn op_ws_close_info(state: &OpState, #[smi] rid: ResourceId) -> Result<Closing, WsError> {
+fn op_websocket_close_info(state: &OpState, #[smi] rid: ResourceId) -> Result<Closing, WsError> {
     match socket(state, rid)?.received.borrow().as_ref() {
         Some(Event::Closed(closing)) => Ok(closing.clone()),
         _ => Err(WsError::Closed),
@@ -172,25 +172,25 @@ fn op_ws_close_info(state: &OpState, #[smi] rid: ResourceId) -> Result<Closing, 
 }
 
 #[op2(fast)]
-fn op_ws_send_text(state: &OpState, #[smi] rid: ResourceId, #[string] text: String) -> Result<(), WsError> {
+fn op_websocket_send_text(state: &OpState, #[smi] rid: ResourceId, #[string] text: String) -> Result<(), WsError> {
     socket(state, rid)?.send(OpCode::Text, text.into_bytes());
     Ok(())
 }
 
 #[op2]
-fn op_ws_send_binary(state: &OpState, #[smi] rid: ResourceId, #[anybuffer] data: &[u8]) -> Result<(), WsError> {
+fn op_websocket_send_binary(state: &OpState, #[smi] rid: ResourceId, #[anybuffer] data: &[u8]) -> Result<(), WsError> {
     socket(state, rid)?.send(OpCode::Binary, data.to_vec());
     Ok(())
 }
 
 #[op2(fast)]
-fn op_ws_close(state: &OpState, #[smi] rid: ResourceId, #[smi] code: u32, #[string] reason: &str) -> Result<(), WsError> {
+fn op_websocket_close(state: &OpState, #[smi] rid: ResourceId, #[smi] code: u32, #[string] reason: &str) -> Result<(), WsError> {
     socket(state, rid)?.close(code as u16, reason);
     Ok(())
 }
 
 #[op2(fast)]
 #[number]
-fn op_ws_buffered(state: &OpState, #[smi] rid: ResourceId) -> u64 {
+fn op_websocket_buffered(state: &OpState, #[smi] rid: ResourceId) -> u64 {
     socket(state, rid).map(|s| s.buffered() as u64).unwrap_or(0)
 }

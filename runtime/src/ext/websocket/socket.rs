@@ -5,7 +5,7 @@
 //! closed, a close handshake that does not wait forever, and a close
 //! frame when the server shuts down.
 //!
-//! The socket is split: one reader (`op_ws_next`, one call at a time) and
+//! The socket is split: one reader (`op_websocket_next`, one call at a time) and
 //! one writer task that sends the frames queued for it in order, whether
 //! JavaScript sent them or the reader did (pongs, close echoes). Sending
 //! therefore never waits, and `bufferedAmount` is what the queue holds.
@@ -114,7 +114,7 @@ pub(crate) struct ServerSocket {
     /// The close frame the server sent (reported if the client never answers).
     sent_close: RefCell<Option<Closing>>,
     ended: RefCell<Option<Closing>>,
-    /// The last event `op_ws_next` returned, until JavaScript takes it.
+    /// The last event `op_websocket_next` returned, until JavaScript takes it.
     pub(crate) received: RefCell<Option<Event>>,
 }
 
