@@ -330,6 +330,42 @@ fn concurrent_calls_are_batched_and_each_caller_gets_its_answer() {
     assert!(sum >= 6.0 * count, "{sum} batched calls ran in {count} batches: fewer than 6 a batch on average");
 }
 
+/// sentiment@v2 is registered with batch=: concurrent calls of it are
+/// gathered, each caller gets its own answer, and the batch sizes are on
+/// /metrics per version (v1, unbatched, is called one input at a time).
+#[test]
+fn a_batched_model_version_gathers_concurrent_calls_and_reports_batch_sizes() {
+    let server = start(&[("BATCH_WAIT_MS", "200")]);
+    let port = server.port;
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let (text, expected) =
+                    if i % 2 == 0 { ("excellent, I love it", "positive") } else { ("terrible, I hate it", "negative") };
+                let body = serde_json::json!({ "text": text }).to_string();
+                let r = support::post(port, "/api/models/sentiment", "X-Model-Version: v2\r\n", &body);
+                assert_eq!(r.status, 200, "{}", r.body);
+                let answer = r.json();
+                assert_eq!((answer["version"].as_str(), answer["result"]["sentiment"].as_str()), (Some("v2"), Some(expected)), "{answer}");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(support::post(port, "/api/models/sentiment", "", r#"{"text":"fine"}"#).json()["version"], "v1");
+    let metrics = server.get("/metrics").body;
+    let value = |name: &str, version: &str| -> f64 {
+        let prefix = format!("{name}{{model=\"sentiment\",version=\"{version}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(&prefix)?.parse().ok()).unwrap_or(0.0)
+    };
+    let (sum, count) = (value("tandem_model_batch_size_sum", "v2"), value("tandem_model_batch_size_count", "v2"));
+    assert_eq!(sum, 32.0, "{metrics}");
+    assert!(count <= 8.0, "32 concurrent calls of v2 ran in {count} batches: fewer than 4 a batch on average");
+    assert_eq!(value("tandem_model_calls_total", "v2"), 32.0, "{metrics}");
+    assert_eq!((value("tandem_model_batch_size_sum", "v1"), value("tandem_model_batch_size_count", "v1")), (1.0, 1.0));
+}
+
 #[test]
 fn batching_off_calls_the_model_per_request() {
     let server = start(&[("BATCHING", "off"), ("BATCH_WAIT_MS", "200")]);

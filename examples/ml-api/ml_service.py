@@ -9,8 +9,8 @@ written by train.py (scripts/setup.sh runs it):
   ImageNet-style .onnx model (see ImageNetClassifier);
 * recommender: item-item cosine similarity over user interactions;
 * `models`, a tandem.ModelRegistry holding two sentiment versions side by
-  side (v1: word features, v2: character n-grams) for header routing,
-  weighted A/B splits and shadow traffic.
+  side (v1: word features, v2: character n-grams, its concurrent calls
+  batched) for header routing, weighted A/B splits and shadow traffic.
 
 Bad input raises InputError, which server.ts answers with 400.
 """
@@ -302,17 +302,28 @@ def _load_sentiment_v2():
     model = joblib.load(_require(MODELS / "sentiment_v2.joblib"))
     classes = [str(c) for c in model.classes_]
 
-    def predict(text):
-        row = np.round(model.predict_proba([text])[0], 4).tolist()
-        best = max(range(len(row)), key=row.__getitem__)
-        return {"sentiment": classes[best], "confidence": row[best], "scores": dict(zip(classes, row))}
+    # A list function: v2 is registered with batch=, so concurrent calls
+    # reach it together (one predict_proba for the lot).
+    def predict_many(texts):
+        rows = np.round(model.predict_proba(texts), 4).tolist()
+        answers = []
+        for row in rows:
+            best = max(range(len(row)), key=row.__getitem__)
+            answers.append({"sentiment": classes[best], "confidence": row[best], "scores": dict(zip(classes, row))})
+        return answers
 
-    return predict
+    return predict_many
 
 
 _WARMUP = ["warming up the model", "a great product", "it broke"]
 models.register("sentiment", "v1", lambda: sentiment, warmup=_WARMUP, label=lambda r: r["sentiment"])
-models.register("sentiment", "v2", _load_sentiment_v2, warmup=_WARMUP)
+models.register(
+    "sentiment",
+    "v2",
+    _load_sentiment_v2,
+    warmup=_WARMUP,
+    batch={"max_size": 32, "max_wait_ms": float(os.environ.get("BATCH_WAIT_MS", "0"))},
+)
 # v1 takes the traffic; v2 is loaded beside it, for X-Model-Version: v2
 # and for the admin routes to give it a share or the shadow.
 models.load("sentiment", "v1")

@@ -38,6 +38,7 @@ struct ModelFamilies {
     duration: HistogramVec,
     labels: IntCounterVec,
     shadow: IntCounterVec,
+    batch_size: HistogramVec,
 }
 
 impl ModelFamilies {
@@ -67,12 +68,21 @@ impl ModelFamilies {
                 ),
                 &["model", "primary", "candidate", "outcome"],
             )?,
+            batch_size: HistogramVec::new(
+                HistogramOpts::new(
+                    "tandem_model_batch_size",
+                    "Inputs per call of a model version (1 unless the version is registered with batch=)",
+                )
+                .buckets(prometheus::exponential_buckets(1.0, 2.0, 10)?),
+                &["model", "version"],
+            )?,
         };
         registry.register(Box::new(families.calls.clone()))?;
         registry.register(Box::new(families.errors.clone()))?;
         registry.register(Box::new(families.duration.clone()))?;
         registry.register(Box::new(families.labels.clone()))?;
         registry.register(Box::new(families.shadow.clone()))?;
+        registry.register(Box::new(families.batch_size.clone()))?;
         Ok(families)
     }
 }
@@ -250,6 +260,11 @@ impl Metrics {
         }
     }
 
+    /// A model version was called on `size` inputs at once.
+    pub(crate) fn model_batch(&self, model: &str, version: &str, size: usize) {
+        self.models.batch_size.with_label_values(&[model, version]).observe(size as f64);
+    }
+
     /// A shadow call of `candidate` ended in `outcome` against `primary`.
     pub(crate) fn shadow_compared(&self, model: &str, primary: &str, candidate: &str, outcome: &str) {
         self.models.shadow.with_label_values(&[model, primary, candidate, outcome]).inc();
@@ -298,7 +313,9 @@ mod tests {
         metrics.model_called("sentiment", "v2", 0.001, true, Some("positive"));
         metrics.model_called("sentiment", "v2", 0.001, false, None);
         metrics.shadow_compared("sentiment", "v1", "v2", "disagree");
+        metrics.model_batch("sentiment", "v2", 5);
         let text = metrics.render();
+        assert!(text.contains(r#"tandem_model_batch_size_sum{model="sentiment",version="v2"} 5"#), "{text}");
         assert!(text.contains(r#"tandem_model_calls_total{model="sentiment",version="v2"} 2"#), "{text}");
         assert!(text.contains(r#"tandem_model_errors_total{model="sentiment",version="v2"} 1"#), "{text}");
         assert!(text.contains(r#"tandem_model_predictions_total{label="positive",model="sentiment",version="v2"} 1"#), "{text}");

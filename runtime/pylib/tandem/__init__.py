@@ -462,14 +462,42 @@ class ModelStateError(RuntimeError):
 
 
 class _Version:
-    __slots__ = ("name", "loader", "warmup", "predict", "loaded_at")
+    __slots__ = ("name", "loader", "warmup", "batch", "predict", "loaded_at")
 
-    def __init__(self, name, loader, warmup):
+    def __init__(self, name, loader, warmup, batch):
         self.name = name
         self.loader = loader
         self.warmup = warmup
+        # (max_size, max_wait_ms) when the loader's function takes a list.
+        self.batch = batch
         self.predict = None
         self.loaded_at = None
+
+
+def _batch_options(name, version, batch):
+    """``register``'s ``batch=``: None, True, or {max_size, max_wait_ms}."""
+    if batch is None or batch is False:
+        return None
+    if batch is True:
+        return (32, 0.0)
+    if isinstance(batch, dict) and set(batch) <= {"max_size", "max_wait_ms"}:
+        return (batch.get("max_size", 32), float(batch.get("max_wait_ms", 0.0)))
+    raise TypeError(
+        f"register({name!r}, {version!r}): batch must be True or {{'max_size': n, 'max_wait_ms': ms}}, got {batch!r}"
+    )
+
+
+def _batched_version(name, version, predict_many, max_size, max_wait_ms):
+    """A version's list function as a one-input function returning a Future
+    (``tandem.batch``), recording each batch's size for the version."""
+
+    def run(inputs):
+        _observe_model_batch(name, version, len(inputs))
+        return predict_many(inputs)
+
+    run.__module__ = "tandem.models"
+    run.__qualname__ = f"{name}@{version}"
+    return batch(max_size=max_size, max_wait_ms=max_wait_ms)(run)
 
 
 class _Model:
@@ -509,10 +537,16 @@ class ModelRegistry:
       background thread, compares its answer with the primary's (by
       ``label``, else equality) and counts agreement in
       ``tandem_model_shadow_total``; its answer is never returned.
+    * ``register(..., batch=True)`` (or ``{"max_size": 32, "max_wait_ms":
+      0}``): the loader returns ``predict(inputs) -> outputs`` over a list,
+      and concurrent ``predict`` calls of that version are gathered into
+      one call (``tandem.batch``); ``predict`` then returns a Future (a
+      Promise in TypeScript).
     * Every call is counted per version on ``/metrics``
       (``tandem_model_calls_total``, ``_errors_total``,
-      ``_duration_seconds``, and ``tandem_model_predictions_total`` by the
-      label that ``label(result)`` reads).
+      ``_duration_seconds``, ``tandem_model_batch_size`` (inputs per call of
+      the version's function), and ``tandem_model_predictions_total`` by
+      the label that ``label(result)`` reads).
 
     Thread-safe: the TypeScript workers of a process share one registry.
     """
@@ -526,12 +560,14 @@ class ModelRegistry:
         self._shadow_pool = None
         self._shadow_pending = 0
 
-    def register(self, name, version, loader, *, warmup=(), label=None, agree=None):
+    def register(self, name, version, loader, *, warmup=(), label=None, agree=None, batch=None):
         """Declares ``version`` of ``name`` (not loaded yet). ``label(result)``
         reads the predicted label for metrics and shadow comparison;
-        ``agree(primary, candidate)`` overrides the comparison."""
+        ``agree(primary, candidate)`` overrides the comparison; ``batch``
+        gathers concurrent calls (see the class)."""
         if not callable(loader):
             raise TypeError(f"register({name!r}, {version!r}): loader must be callable, got {type(loader).__name__}")
+        batching = _batch_options(name, version, batch)
         with self._lock:
             model = self._models.setdefault(name, _Model(label, agree))
             if label is not None:
@@ -540,7 +576,7 @@ class ModelRegistry:
                 model.agree = agree
             if version in model.versions:
                 raise ModelStateError(f"model {name!r} already has a version {version!r}")
-            model.versions[version] = _Version(version, loader, list(warmup))
+            model.versions[version] = _Version(version, loader, list(warmup), batching)
 
     def load(self, name, version):
         """Loads and warms up a registered version; returns its status. The
@@ -560,8 +596,13 @@ class ModelRegistry:
             predict = v.loader()
             if not callable(predict):
                 raise TypeError(f"the loader of {name}@{version} must return a predict(input) callable, got {type(predict).__name__}")
-            for example in v.warmup:
-                predict(example)
+            if v.batch is not None:
+                if v.warmup:
+                    predict(list(v.warmup))
+                predict = _batched_version(name, version, predict, *v.batch)
+            else:
+                for example in v.warmup:
+                    predict(example)
         finally:
             with self._lock:
                 self._loading.discard((name, version))
@@ -618,7 +659,7 @@ class ModelRegistry:
             model = self._model(name)
             chosen = version if version is not None else self._choose(name, model, key)
             v = self._version(name, chosen)
-            predict = v.predict
+            predict, batched = v.predict, v.batch is not None
             if predict is None:
                 raise ModelError(f"{name}@{chosen} is not loaded (loaded: {', '.join(self._loaded(model)) or 'none'})")
             shadow = model.shadow if version is None and model.shadow not in (None, chosen) else None
@@ -629,11 +670,43 @@ class ModelRegistry:
         except BaseException:
             _observe_model(name, chosen, time.perf_counter() - started, False)
             raise
+        if batched:
+            return self._when_done(result, name, model, chosen, started, shadow, shadow_predict, input)
+        _observe_model_batch(name, chosen, 1)
+        return self._answered(result, name, model, chosen, started, shadow, shadow_predict, input)
+
+    def _answered(self, result, name, model, chosen, started, shadow, shadow_predict, input):
+        """Counts a version's answer, starts its shadow, and wraps it."""
+        import time
+
         label = self._label(model, result)
         _observe_model(name, chosen, time.perf_counter() - started, True, label)
         if shadow_predict is not None:
             self._shadow(name, model, chosen, result, shadow, shadow_predict, input)
         return {"model": name, "version": chosen, "result": result}
+
+    def _when_done(self, pending, name, model, chosen, started, shadow, shadow_predict, input):
+        """predict() of a batched version: a Future of the answer."""
+        import concurrent.futures
+        import time
+
+        answer = concurrent.futures.Future()
+        answer.set_running_or_notify_cancel()
+
+        def settle(done):
+            try:
+                result = done.result()
+            except BaseException as error:
+                _observe_model(name, chosen, time.perf_counter() - started, False)
+                answer.set_exception(error)
+                return
+            try:
+                answer.set_result(self._answered(result, name, model, chosen, started, shadow, shadow_predict, input))
+            except BaseException as error:
+                answer.set_exception(error)
+
+        pending.add_done_callback(settle)
+        return answer
 
     def status(self, name=None):
         """{model: {versions: {version: {loaded, weight}}, shadow}}, or one model's."""
@@ -721,6 +794,10 @@ class ModelRegistry:
         try:
             try:
                 result = predict(input)
+                if model.versions[candidate].batch is not None:
+                    result = result.result()
+                else:
+                    _observe_model_batch(name, candidate, 1)
             except Exception:
                 _observe_model(name, candidate, time.perf_counter() - started, False)
                 _observe_shadow(name, primary, candidate, "error")

@@ -1,6 +1,7 @@
 //! What `tandem.ModelRegistry` (the helper package) reports to the
-//! process's Prometheus metrics: two functions it calls after each model
-//! call and each shadow comparison.
+//! process's Prometheus metrics: the functions it calls after each model
+//! call, each call of a version's model function (its batch size) and
+//! each shadow comparison.
 
 use pyo3::prelude::*;
 
@@ -13,6 +14,12 @@ fn _observe_model(model: &str, version: &str, seconds: f64, ok: bool, label: Opt
     Metrics::get().model_called(model, version, seconds, ok, label);
 }
 
+/// `tandem._observe_model_batch(model, version, size)`.
+#[pyfunction]
+fn _observe_model_batch(model: &str, version: &str, size: usize) {
+    Metrics::get().model_batch(model, version, size);
+}
+
 /// `tandem._observe_shadow(model, primary, candidate, outcome)`.
 #[pyfunction]
 fn _observe_shadow(model: &str, primary: &str, candidate: &str, outcome: &str) {
@@ -21,6 +28,7 @@ fn _observe_shadow(model: &str, primary: &str, candidate: &str, outcome: &str) {
 
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(_observe_model, module)?)?;
+    module.add_function(wrap_pyfunction!(_observe_model_batch, module)?)?;
     module.add_function(wrap_pyfunction!(_observe_shadow, module)?)?;
     Ok(())
 }
