@@ -63,6 +63,17 @@ fn a_listener_that_throws_closes_with_1011_and_the_server_serves_on() {
 }
 
 #[test]
+fn a_listener_that_runs_away_is_cut_at_the_handler_timeout() {
+    let server = Server::start(&["--workers", "1", "--handler-timeout", "1"], APP);
+    let lines = run(server.port, "spin");
+    assert_eq!(lines[..2], ["ok a", "closed 1011 handler timeout"], "{lines:?}");
+    assert!(lines[2] == "after 1" || lines[2] == "after 2", "{lines:?}");
+    assert_eq!(lines[3], "after ok b", "{lines:?}");
+    server.wait_for_error_line("a listener held the thread past --handler-timeout; closing with 1011");
+    assert_eq!(server.get("/").body, "plain HTTP still works");
+}
+
+#[test]
 fn events_in_order_with_the_chosen_subprotocol() {
     let server = Server::start(&[], APP);
     assert_eq!(

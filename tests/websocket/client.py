@@ -82,6 +82,23 @@ async def throws(port):
         print("after", await ws.recv())
 
 
+async def spin(port):
+    async with connect(f"ws://127.0.0.1:{port}/spin") as ws:
+        await ws.send("a")
+        print(await ws.recv())
+        started = time.monotonic()
+        await ws.send("spin")
+        try:
+            # Without the cut the worker never answers again: fail, not hang.
+            await asyncio.wait_for(ws.recv(), 15)
+        except ConnectionClosed:
+            print(closed(ws))
+            print(f"after {time.monotonic() - started:.0f}")
+    async with connect(f"ws://127.0.0.1:{port}/spin") as ws:
+        await ws.send("b")
+        print("after", await ws.recv())
+
+
 async def events(port):
     async with connect(f"ws://127.0.0.1:{port}/events", subprotocols=["tandem.v1"]) as ws:
         print("protocol", ws.subprotocol)

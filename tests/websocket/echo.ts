@@ -22,6 +22,19 @@ router.get("/throws", (c) => {
   return response;
 });
 
+// Loops forever on "spin": cut at --handler-timeout, the socket closed
+// with 1011, the worker serving on.
+router.get("/spin", (c) => {
+  const { socket, response } = upgradeWebSocket(c);
+  socket.onmessage = (event) => {
+    while (event.data === "spin") {
+      // runaway
+    }
+    socket.send(`ok ${event.data}`);
+  };
+  return response;
+});
+
 // Takes messages of 1 KiB at most.
 router.get("/small", (c) => {
   const { socket, response } = upgradeWebSocket(c, { maxMessageSize: 1024 });

@@ -18,6 +18,7 @@ use crate::exchange::answer::{self, Deadline};
 use crate::exchange::body::Body;
 use crate::exchange::queue::{InFlight, Readiness, RequestBody, RequestQueue};
 use crate::exchange::request_body::{self, Arrival, BodyLimit};
+use crate::exchange::watch::{SharedTurnWatch, TurnWatch};
 use crate::ext::http::MountSettings;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::server::{self, Dispatch, Listener, Requested, ServerOptions, Worker};
@@ -71,8 +72,23 @@ struct ScriptWorker {
 impl ScriptWorker {
     fn new(index: usize, mut runtime: Runtime, options: Arc<ServerOptions>) -> Result<Self, Error> {
         let queue = runtime.http_queue().ok_or_else(|| Error::Server("serve() was not called".into()))?;
-        let watchdog = Watchdog::start(format!("worker {index}"), runtime.interrupter(), options.handler_timeout)?;
-        Ok(ScriptWorker { runtime, queue, watchdog: Rc::new(watchdog), options })
+        let watchdog = Rc::new(Watchdog::start(format!("worker {index}"), runtime.interrupter(), options.handler_timeout)?);
+        // WebSocket listeners run outside requests, under the same limit.
+        let watch: SharedTurnWatch = Rc::new(WatchTurns { watchdog: watchdog.clone(), limit: options.handler_timeout });
+        runtime.parts().0.op_state().borrow_mut().put(watch);
+        Ok(ScriptWorker { runtime, queue, watchdog, options })
+    }
+}
+
+/// The worker's watchdog, for JavaScript run outside requests.
+struct WatchTurns {
+    watchdog: Rc<Watchdog>,
+    limit: std::time::Duration,
+}
+
+impl TurnWatch for WatchTurns {
+    fn watch(&self) -> Box<dyn std::any::Any> {
+        Box::new(self.watchdog.arm(Deadline::after(self.limit)))
     }
 }
 

@@ -45,8 +45,8 @@ pub(crate) struct Watchdog {
 }
 
 /// A request's deadline, armed until this is dropped.
-pub(crate) struct Armed<'a> {
-    watchdog: &'a Watchdog,
+pub(crate) struct Armed {
+    shared: Arc<Shared>,
     ticket: u64,
 }
 
@@ -102,7 +102,7 @@ impl Watchdog {
     }
 
     /// Arms `deadline` until the returned guard drops.
-    pub(crate) fn arm(&self, deadline: Deadline) -> Armed<'_> {
+    pub(crate) fn arm(&self, deadline: Deadline) -> Armed {
         let (due, after) = (deadline.due, deadline.limit);
         let mut deadlines = self.shared.lock();
         deadlines.next_ticket += 1;
@@ -119,7 +119,7 @@ impl Watchdog {
         if shorter {
             self.shared.wake.notify_one();
         }
-        Armed { watchdog: self, ticket }
+        Armed { shared: self.shared.clone(), ticket }
     }
 
     /// The server's way to cut this worker short at the end of a shutdown
@@ -166,9 +166,9 @@ impl Drop for Watchdog {
     }
 }
 
-impl Drop for Armed<'_> {
+impl Drop for Armed {
     fn drop(&mut self) {
-        self.watchdog.shared.lock().armed.remove(&self.ticket);
+        self.shared.lock().armed.remove(&self.ticket);
     }
 }
 

@@ -1,8 +1,9 @@
 //! What travels between the HTTP server and the code that answers its
 //! requests (a JS isolate, or the WSGI thread pool): request bodies under
 //! the one body limit, response bodies, the server's own error answers,
-//! the queue through which an isolate takes requests, and the lease on a
-//! connection taken over after a 101 (a WebSocket).
+//! the queue through which an isolate takes requests, the lease on a
+//! connection taken over after a 101 (a WebSocket), and the watch on
+//! JavaScript run outside requests.
 //!
 //! It sits below every layer that serves, runs scripts or calls Python, so
 //! that the server, the `tandem_http` ops and the WSGI code all use one
@@ -13,3 +14,4 @@ pub(crate) mod body;
 pub(crate) mod queue;
 pub(crate) mod request_body;
 pub(crate) mod takeover;
+pub(crate) mod watch;

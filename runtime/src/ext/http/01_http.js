@@ -455,7 +455,14 @@ function checkReady(id) {
   }
 }
 
+// What other extensions restart after a termination (ext/websocket).
+const resumeHooks = [];
+function onResume(hook) {
+  resumeHooks.push(hook);
+}
+
 function resume() {
+  for (const hook of resumeHooks) hook();
   if (probing) {
     probing = false;
     probeLoop();
@@ -624,4 +631,4 @@ globalThis[Symbol.for("tandem.http")] = {
   rateLimit: op_http_rate_limit,
 };
 
-export { requestIdOf, upgrades };
+export { onResume, requestIdOf, upgrades };

@@ -8,7 +8,7 @@
 // conversation must not end the process or the other conversations.
 
 import { core } from "ext:core/mod.js";
-import { requestIdOf, upgrades } from "ext:tandem_http/01_http.js";
+import { onResume, requestIdOf, upgrades } from "ext:tandem_http/01_http.js";
 import {
   op_websocket_accept,
   op_websocket_accept_key,
@@ -234,6 +234,31 @@ function finished(socket, code, reason, wasClean) {
   socket.dispatchEvent(new CloseEvent("close", { code, reason, wasClean }));
 }
 
+// Sockets whose listeners are running: one left here after a listener
+// was terminated (it ran past --handler-timeout), for recover().
+const inDispatch = new Set();
+
+function dispatchMessage(socket, data) {
+  inDispatch.add(socket);
+  socket.dispatchEvent(new MessageEvent("message", { data }));
+  inDispatch.delete(socket);
+}
+
+// After the watchdog terminated a runaway listener (called by the serve
+// loop's resume): closes its socket with 1011 and reads on to the close.
+function recover() {
+  for (const socket of inDispatch) {
+    inDispatch.delete(socket);
+    console.error(`WebSocket ${socket.url}: a listener held the thread past --handler-timeout; closing with 1011`);
+    if (socket[state] === OPEN) {
+      socket[state] = CLOSING;
+      op_websocket_close(socket[rid], 1011, "handler timeout");
+    }
+    readLoop(socket);
+  }
+}
+onResume(recover);
+
 async function readLoop(socket) {
   const id = socket[rid];
   for (;;) {
@@ -245,13 +270,13 @@ async function readLoop(socket) {
       return;
     }
     if (kind === KIND_TEXT) {
-      socket.dispatchEvent(new MessageEvent("message", { data: op_websocket_take_text(id) }));
+      dispatchMessage(socket, op_websocket_take_text(id));
     } else if (kind === KIND_BINARY) {
       const bytes = op_websocket_take_binary(id);
       const data = socket[binaryTypeKey] === "arraybuffer"
         ? (bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer)
         : new Blob([bytes]);
-      socket.dispatchEvent(new MessageEvent("message", { data }));
+      dispatchMessage(socket, data);
     } else {
       const { code, reason, wasClean } = op_websocket_close_info(id);
       core.tryClose(id);

@@ -22,6 +22,7 @@ use hyper::upgrade::OnUpgrade;
 use sha1::{Digest, Sha1};
 
 use crate::exchange::takeover::{Lease, Takeover};
+use crate::exchange::watch::SharedTurnWatch;
 use socket::{Closing, Event, Limits, ServerSocket};
 
 /// `op_websocket_next`'s kinds (`KIND_*` in 01_websocket.js).
@@ -134,12 +135,20 @@ fn socket(state: &OpState, rid: ResourceId) -> Result<Rc<ServerSocket>, WsError>
 #[op2]
 async fn op_websocket_next(state: Rc<RefCell<OpState>>, #[smi] rid: ResourceId) -> Result<u32, WsError> {
     let socket = socket(&state.borrow(), rid)?;
+    // Asking for the next message means the listeners of the last are done.
+    socket.dispatching.borrow_mut().take();
     let event = socket.next().await;
     let kind = match &event {
         Event::Text(_) => KIND_TEXT,
         Event::Binary(_) => KIND_BINARY,
         Event::Closed(_) => KIND_CLOSED,
     };
+    if kind != KIND_CLOSED {
+        // The listeners run when this op resolves: a runaway one is cut at
+        // the handler timeout, as a request's handler would be.
+        let watch = state.borrow().try_borrow::<SharedTurnWatch>().cloned();
+        *socket.dispatching.borrow_mut() = watch.map(|w| w.watch());
+    }
     *socket.received.borrow_mut() = Some(event);
     Ok(kind)
 }

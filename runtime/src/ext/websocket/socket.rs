@@ -116,6 +116,9 @@ pub(crate) struct ServerSocket {
     ended: RefCell<Option<Closing>>,
     /// The last event `op_websocket_next` returned, until JavaScript takes it.
     pub(crate) received: RefCell<Option<Event>>,
+    /// The watchdog's watch on the listeners of the last message
+    /// (crate::exchange::watch), until the next is asked for.
+    pub(crate) dispatching: RefCell<Option<Box<dyn std::any::Any>>>,
 }
 
 impl deno_core::Resource for ServerSocket {
@@ -154,6 +157,7 @@ impl ServerSocket {
             sent_close: RefCell::new(None),
             ended: RefCell::new(None),
             received: RefCell::new(None),
+            dispatching: RefCell::new(None),
         }
     }
 
