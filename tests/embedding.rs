@@ -75,6 +75,23 @@ fn isolates_on_several_threads_share_the_interpreter() {
     }
 }
 
+/// One thread builds and drops more runtimes than the QuickJS engine's
+/// per-thread function table held before third_party/v8x's fix (the 47th
+/// failed to start): what `tandem run --watch` does on each reload.
+#[test]
+fn one_thread_builds_and_drops_sixty_runtimes() {
+    std::thread::spawn(|| {
+        for i in 0..60 {
+            let mut rt = runtime();
+            let module = rt.load_module("_embed_target.ts").unwrap_or_else(|e| panic!("runtime {i}: {e}"));
+            let sum: f64 = rt.call_function(&module, "add", &(i, 1)).unwrap();
+            assert_eq!(sum, f64::from(i + 1));
+        }
+    })
+    .join()
+    .unwrap();
+}
+
 /// Isolates on several threads import the same Python files at once while
 /// the files are still executing (they sleep, giving up the GIL): each waits
 /// for the import under way and gets the whole module, under its plain name
