@@ -92,10 +92,12 @@ impl Interrupter {
 pub struct Runtime {
     // Field order is drop order: the isolate goes before the thread state.
     js: JsRuntime,
-    tokio: tokio::runtime::Runtime,
+    // Shared with the sibling runtimes a server worker builds on its thread
+    // when it reloads the app (crate::apps::script).
+    tokio: Rc<tokio::runtime::Runtime>,
     module_root: PathBuf,
     main_loaded: bool,
-    _thread_state: ThreadStateGuard,
+    thread_state: Rc<ThreadStateGuard>,
 }
 
 impl Runtime {
@@ -103,6 +105,25 @@ impl Runtime {
     /// Python bridge, `console` and the `Tandem` global.
     pub fn new(options: RuntimeOptions) -> Result<Self, Error> {
         python::initialize()?;
+        let thread_state = Rc::new(ThreadStateGuard::new());
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the event loop: {e}")))?;
+        Self::build(options, Rc::new(tokio), thread_state)
+    }
+
+    /// A new runtime on this thread that shares this one's event loop (so
+    /// it can be loaded with [`Runtime::load_main`] while this one runs).
+    pub(crate) fn sibling(&self, options: RuntimeOptions) -> Result<Self, Error> {
+        Self::build(options, self.tokio.clone(), self.thread_state.clone())
+    }
+
+    fn build(
+        options: RuntimeOptions,
+        tokio: Rc<tokio::runtime::Runtime>,
+        thread_state: Rc<ThreadStateGuard>,
+    ) -> Result<Self, Error> {
         let module_root = match options.module_root {
             Some(root) => std::path::absolute(root).map_err(|e| Error::Internal(e.to_string()))?,
             None => std::env::current_dir().map_err(|e| Error::Internal(e.to_string()))?,
@@ -114,7 +135,6 @@ impl Runtime {
             python::add_sys_path(py, &module_root)
         })
         .map_err(Error::python_setup)?;
-        let thread_state = ThreadStateGuard::new();
         let mut permissions = options.permissions;
         permissions.project_root.get_or_insert_with(|| module_root.clone());
         let checks = permissions.container().map_err(|e| Error::Config(e.to_string()))?;
@@ -140,11 +160,7 @@ impl Runtime {
         let bridge = Bridge::from_state(&js.op_state());
         bridge.call_timeout.set(options.python_call_timeout);
         *bridge.permissions.borrow_mut() = permissions;
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot start the event loop: {e}")))?;
-        Ok(Self { js, tokio, module_root, main_loaded: false, _thread_state: thread_state })
+        Ok(Self { js, tokio, module_root, main_loaded: false, thread_state })
     }
 
     /// Makes `f` callable from TypeScript as `Tandem.host.call(name, ...args)`.
@@ -169,7 +185,14 @@ impl Runtime {
     /// top-level await settles). The first module loaded is the main module
     /// (`import.meta.main`, `Tandem.mainModule`).
     pub fn load_module(&mut self, path: impl AsRef<Path>) -> Result<Module, Error> {
-        let specifier = self.specifier(path.as_ref())?;
+        let tokio = self.tokio.clone();
+        tokio.block_on(self.load(path.as_ref()))
+    }
+
+    /// [`Runtime::load_module`] as a future, for a caller already inside
+    /// the event loop (a server worker loading a sibling runtime).
+    pub(crate) async fn load(&mut self, path: &Path) -> Result<Module, Error> {
+        let specifier = self.specifier(path)?;
         let main = !self.main_loaded;
         if main {
             self.js
@@ -179,16 +202,13 @@ impl Runtime {
                 .main_module = Some(specifier.to_string());
         }
         let js = &mut self.js;
-        let id = self.tokio.block_on(async {
-            let id = if main {
-                js.load_main_es_module(&specifier).await?
-            } else {
-                js.load_side_es_module(&specifier).await?
-            };
-            let evaluation = js.mod_evaluate(id);
-            js.with_event_loop_future(evaluation, PollEventLoopOptions::default()).await?;
-            Ok::<_, Error>(id)
-        })?;
+        let id = if main {
+            js.load_main_es_module(&specifier).await?
+        } else {
+            js.load_side_es_module(&specifier).await?
+        };
+        let evaluation = js.mod_evaluate(id);
+        js.with_event_loop_future(evaluation, PollEventLoopOptions::default()).await?;
         self.main_loaded = true;
         Ok(Module { id, specifier })
     }
@@ -267,6 +287,12 @@ impl Runtime {
     /// of serving its default export when that has a `fetch` method (or is
     /// a function named `fetch`); `None` for a plain script.
     pub(crate) fn take_serve_request(&mut self, module: &Module) -> Result<Option<ServeRequest>, Error> {
+        let tokio = self.tokio.clone();
+        tokio.block_on(self.serve_request(module))
+    }
+
+    /// [`Runtime::take_serve_request`] as a future (see [`Runtime::load`]).
+    pub(crate) async fn serve_request(&mut self, module: &Module) -> Result<Option<ServeRequest>, Error> {
         if let Some(request) = self.js.op_state().borrow_mut().try_take::<ServeRequest>() {
             return Ok(Some(request));
         }
@@ -279,10 +305,8 @@ impl Runtime {
             (v8::Global::new(scope, function), v8::Global::new(scope, namespace))
         };
         let js = &mut self.js;
-        self.tokio.block_on(async {
-            let call = js.call_with_args(&serve_module, &[namespace]);
-            js.with_event_loop_promise(call, PollEventLoopOptions::default()).await
-        })?;
+        let call = js.call_with_args(&serve_module, &[namespace]);
+        js.with_event_loop_promise(call, PollEventLoopOptions::default()).await?;
         Ok(self.js.op_state().borrow_mut().try_take::<ServeRequest>())
     }
 
@@ -305,5 +329,10 @@ impl Runtime {
     /// The isolate and the event loop it runs on, for the server.
     pub(crate) fn parts(&mut self) -> (&mut JsRuntime, &tokio::runtime::Runtime) {
         (&mut self.js, &self.tokio)
+    }
+
+    /// The event loop this runtime and its siblings run on.
+    pub(crate) fn event_loop(&self) -> Rc<tokio::runtime::Runtime> {
+        self.tokio.clone()
     }
 }

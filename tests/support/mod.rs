@@ -201,19 +201,26 @@ impl Connection {
 
     /// GETs `path` and reads one response (which must carry Content-Length).
     pub fn get(&mut self, path: &str) -> Response {
+        self.try_get(path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Connection::get`], saying what went wrong instead of panicking.
+    pub fn try_get(&mut self, path: &str) -> Result<Response, String> {
         let raw = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
-        self.0.get_mut().write_all(raw.as_bytes()).expect("send");
+        self.0.get_mut().write_all(raw.as_bytes()).map_err(|e| format!("send: {e}"))?;
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
-            let read = self.0.read_until(b'\n', &mut head).expect("read the head");
-            assert!(read > 0, "the connection closed: {}", String::from_utf8_lossy(&head));
+            let read = self.0.read_until(b'\n', &mut head).map_err(|e| format!("read the head: {e}"))?;
+            if read == 0 {
+                return Err(format!("the connection closed: {}", String::from_utf8_lossy(&head)));
+            }
         }
         let mut response = parse_response(&head);
-        let length: usize = response.header("content-length").expect("a Content-Length").parse().unwrap();
+        let length: usize = response.header("content-length").ok_or("no Content-Length")?.parse().unwrap();
         let mut body = vec![0; length];
-        self.0.read_exact(&mut body).expect("read the body");
+        self.0.read_exact(&mut body).map_err(|e| format!("read the body: {e}"))?;
         response.body = String::from_utf8_lossy(&body).into_owned();
-        response
+        Ok(response)
     }
 }
 

@@ -5,11 +5,13 @@
 //! - [`script`]: a TypeScript/JavaScript program, one isolate per worker;
 //! - [`wsgi`]: a Python WSGI app at the root (`tandem run --wsgi`);
 //!
-//! and [`watchdog`] stops a script worker's runaway handlers.
+//! [`watchdog`] stops a script worker's runaway handlers, and [`reload`]
+//! watches a script's files for `--watch`.
 //!
 //! Both take request bodies, the handler deadline and the server's own
 //! error answers from crate::exchange, so they answer alike.
 
+mod reload;
 pub(crate) mod script;
 mod watchdog;
 pub(crate) mod wsgi;

@@ -192,6 +192,13 @@ impl RequestQueue {
         self.state.borrow().live.get(&id).is_some_and(|r| r.reply.is_some())
     }
 
+    /// Whether no request waits or is being answered (a reload's old
+    /// isolate may then go).
+    pub(crate) fn is_idle(&self) -> bool {
+        let state = self.state.borrow();
+        state.live.is_empty() && state.probe_replies.is_empty()
+    }
+
     /// No more requests will come: the isolate's serve loop ends.
     pub(crate) fn close(&self) {
         let mut state = self.state.borrow_mut();

@@ -92,6 +92,16 @@ pub(crate) fn import_package<'py>(py: Python<'py>, name: &str) -> PyResult<Bound
         .map_err(Into::into)
 }
 
+/// Re-executes the project modules (those under `root`) loaded from
+/// `paths`, then the project modules that import them, and returns the
+/// names reloaded (`tandem run --watch`; runtime/pylib/tandem/_reload.py).
+pub(crate) fn reload_files(py: Python<'_>, paths: &[PathBuf], root: &Path) -> PyResult<Vec<String>> {
+    let paths: Vec<String> = paths.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    py.import("tandem._reload")?
+        .call_method1("reload_files", (paths, root.to_string_lossy().as_ref()))?
+        .extract()
+}
+
 /// The `(name, value)` pairs an ES import of `module` exports.
 pub(crate) fn module_exports<'py>(
     module: &Bound<'py, PyModule>,

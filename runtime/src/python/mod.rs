@@ -25,13 +25,14 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyModule};
 
-pub(crate) use import::{import_file, import_package, import_specifier, module_exports};
+pub(crate) use import::{import_file, import_package, import_specifier, module_exports, reload_files};
 
 use crate::error::Error;
 
 /// Sources of the `tandem` helper package, embedded so the binary is
 /// self-contained (see `runtime/pylib/tandem/`).
 const HELPER_INIT: &str = include_str!("../../pylib/tandem/__init__.py");
+const HELPER_RELOAD: &str = include_str!("../../pylib/tandem/_reload.py");
 
 static INIT: OnceLock<Result<(), String>> = OnceLock::new();
 
@@ -74,17 +75,27 @@ fn add_virtualenv(py: Python<'_>) -> PyResult<()> {
 }
 
 fn install_helper(py: Python<'_>) -> PyResult<()> {
-    let module = PyModule::from_code(
-        py,
-        &std::ffi::CString::new(HELPER_INIT).expect("helper source has no NUL"),
-        c"<tandem>/tandem/__init__.py",
-        c"tandem",
-    )?;
+    let module = helper_module(py, HELPER_INIT, c"<tandem>/tandem/__init__.py", c"tandem")?;
     module.add_class::<batch::Batcher>()?;
     remote::register(&module)?;
     model_metrics::register(&module)?;
-    py.import("sys")?.getattr("modules")?.set_item("tandem", module)?;
+    let reload = helper_module(py, HELPER_RELOAD, c"<tandem>/tandem/_reload.py", c"tandem._reload")?;
+    module.add("_reload", &reload)?;
+    let modules = py.import("sys")?.getattr("modules")?;
+    modules.set_item("tandem", module)?;
+    modules.set_item("tandem._reload", reload)?;
     Ok(())
+}
+
+/// Runs one embedded source file of the helper package as module `name`.
+fn helper_module<'py>(
+    py: Python<'py>,
+    source: &str,
+    file: &std::ffi::CStr,
+    name: &std::ffi::CStr,
+) -> PyResult<Bound<'py, PyModule>> {
+    let source = std::ffi::CString::new(source).expect("helper source has no NUL");
+    PyModule::from_code(py, &source, file, name)
 }
 
 /// Puts `dir` first on `sys.path` (absolute), unless it is already there.

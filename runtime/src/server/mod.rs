@@ -75,6 +75,12 @@ pub struct ServerOptions {
     /// resolve to, instead of binding it here (`None`: [`listen`]). The
     /// binary's supervisor uses it to share one socket between processes.
     pub binder: Option<Binder>,
+    /// Reload the app when a source file (.ts, .js, .json, .py...) under
+    /// this folder changes (`tandem run --watch`): new requests go to the
+    /// new code, requests in flight finish on the old, and Python modules
+    /// that did not change stay loaded. `None`: no watching. Script apps
+    /// only.
+    pub watch: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -95,6 +101,7 @@ impl Default for ServerOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             tally: None,
             binder: None,
+            watch: None,
         }
     }
 }

@@ -117,6 +117,12 @@ struct RunArgs {
     /// 512MiB, 2G; checked every second): its replacement starts, then it drains.
     #[arg(long, env = "TANDEM_MAX_MEMORY", value_parser = size::parse)]
     max_memory: Option<u64>,
+    /// Reload the app when a source file (.ts, .js, .json, .py) in its
+    /// folder changes: new requests get the new code, requests in flight
+    /// finish on the old, and Python modules that did not change (and the
+    /// models they hold) stay loaded. For development.
+    #[arg(long)]
+    watch: bool,
     #[command(flatten)]
     permissions: permission_flags::PermissionFlags,
     /// The supervisor's: the shared memory page this process counts in.
@@ -159,6 +165,7 @@ impl RunArgs {
             max_connections: self.max_connections,
             tally: self.tally_fd.map(supervisor::attach_tally).transpose()?,
             binder: self.control_fd.map(|fd| supervisor::binder(fd, self.bind_for_supervisor)),
+            watch: None,
         })
     }
 
@@ -213,6 +220,9 @@ impl RunArgs {
         }
         if self.wsgi {
             args.push("--wsgi".into());
+        }
+        if self.watch {
+            args.push("--watch".into());
         }
         args.extend(self.permissions.to_args());
         args
@@ -272,6 +282,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         .parent()
         .map(PathBuf::from)
         .context("module path has no parent folder")?;
+    anyhow::ensure!(
+        !(args.wsgi && args.watch),
+        "--watch reloads a TypeScript app; for a WSGI app, mount it in a server.ts with wsgi() from tandem:http \
+         and run that with --watch (its Python files reload too)"
+    );
     let permissions = args.permissions.permissions(&module_root)?;
     anyhow::ensure!(
         !args.wsgi || permissions.is_allow_all(),
@@ -294,6 +309,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         tandem::run_wsgi(&spec, &python_path, server)?;
         return Ok(());
     }
+    let mut server = server;
+    server.watch = args.watch.then(|| module_root.clone());
     let script_args = args.args.clone();
     let python_call_timeout = args.python_call_timeout.map(|s| seconds("python-call-timeout", s)).transpose()?;
     let make_options = move || RuntimeOptions {

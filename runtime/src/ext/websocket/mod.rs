@@ -68,6 +68,22 @@ pub(crate) fn extension() -> deno_core::Extension {
     super::with_embedded_esm(tandem_websocket::init(), &JS)
 }
 
+/// Asks every open server WebSocket of the isolate to close with `code`
+/// (a reload retires the isolate).
+pub(crate) fn close_all(state: &OpState, code: u16, reason: &str) {
+    for (rid, _) in state.resource_table.names() {
+        if let Ok(socket) = state.resource_table.get::<ServerSocket>(rid) {
+            socket.close(code, reason);
+        }
+    }
+}
+
+/// How many server WebSockets of the isolate are open or being opened.
+pub(crate) fn open_sockets(state: &OpState) -> usize {
+    let names = state.resource_table.names();
+    names.filter(|(_, name)| name == "serverWebSocket" || name == "pendingWebSocket").count()
+}
+
 /// A request whose connection is promised to a WebSocket, until its 101
 /// has gone out.
 struct PendingUpgrade {
