@@ -97,6 +97,8 @@ impl App {
 struct Generation {
     runtime: Runtime,
     target: Target,
+    /// Its watchdog's stopper, listed in the worker's while it lives.
+    stopper: Stopper,
 }
 
 /// Where a worker's dispatch sends a request: the current generation.
@@ -113,7 +115,8 @@ impl Generation {
         // WebSocket listeners run outside requests, under the same limit.
         let watch: SharedTurnWatch = Rc::new(WatchTurns { watchdog: watchdog.clone(), limit: options.handler_timeout });
         runtime.parts().0.op_state().borrow_mut().put(watch);
-        Ok(Generation { runtime, target: Target { queue, watchdog } })
+        let stopper = watchdog.stopper();
+        Ok(Generation { runtime, target: Target { queue, watchdog }, stopper })
     }
 
     /// Runs the isolate's event loop, under its watchdog.
@@ -129,14 +132,16 @@ impl Generation {
 struct Retired {
     generation: Generation,
     until: Pin<Box<tokio::time::Sleep>>,
+    /// The worker's list of live stoppers, which loses this one on drop.
+    stoppers: Arc<Mutex<Vec<Stopper>>>,
 }
 
 impl Retired {
-    fn new(mut generation: Generation, options: &ServerOptions) -> Self {
+    fn new(mut generation: Generation, options: &ServerOptions, stoppers: Arc<Mutex<Vec<Stopper>>>) -> Self {
         let state = generation.runtime.parts().0.op_state();
         crate::ext::websocket::close_all(&state.borrow(), 1012, "service restart");
         let until = Box::pin(tokio::time::sleep(options.shutdown_timeout));
-        Retired { generation, until }
+        Retired { generation, until, stoppers }
     }
 
     /// Ready once the generation can go: nothing left in flight, its event
@@ -154,6 +159,8 @@ impl Retired {
 impl Drop for Retired {
     fn drop(&mut self) {
         self.generation.target.queue.close();
+        let mut stoppers = self.stoppers.lock().unwrap_or_else(|e| e.into_inner());
+        stoppers.retain(|stop| !Arc::ptr_eq(stop, &self.generation.stopper));
     }
 }
 
@@ -182,7 +189,7 @@ impl ScriptWorker {
     ) -> Result<Self, Error> {
         let current = Generation::new(index, runtime, &options)?;
         let target = Rc::new(RefCell::new(current.target.clone()));
-        let stoppers = Arc::new(Mutex::new(vec![current.target.watchdog.stopper()]));
+        let stoppers = Arc::new(Mutex::new(vec![current.stopper.clone()]));
         Ok(ScriptWorker { index, current, retired: Vec::new(), target, stoppers, app, reloads, options })
     }
 
@@ -237,9 +244,9 @@ impl ScriptWorker {
     fn switch(&mut self, generation: u64, loaded: Result<Generation, Error>) {
         let outcome = loaded.map(|next| {
             *self.target.borrow_mut() = next.target.clone();
-            self.stoppers.lock().unwrap_or_else(|e| e.into_inner()).push(next.target.watchdog.stopper());
+            self.stoppers.lock().unwrap_or_else(|e| e.into_inner()).push(next.stopper.clone());
             let old = std::mem::replace(&mut self.current, next);
-            self.retired.push(Retired::new(old, &self.options));
+            self.retired.push(Retired::new(old, &self.options, self.stoppers.clone()));
         });
         if let Some(reloads) = &self.reloads {
             reloads.report(generation, self.index, outcome.map_err(|e| e.to_string()));
