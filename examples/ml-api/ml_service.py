@@ -21,6 +21,7 @@ import io
 import os
 import re
 from pathlib import Path
+from typing import Any, Iterator, Literal, Optional, TypedDict
 
 import joblib
 import numpy as np
@@ -53,6 +54,49 @@ class InputError(ValueError):
     """The caller's input cannot be used (answered with 400)."""
 
 
+# What the functions return: these hints are also the TypeScript types
+# server.ts sees (ml_service.d.py.ts, written by `tandem types`).
+
+
+class Sentiment(TypedDict):
+    sentiment: str
+    confidence: float
+    scores: dict[str, float]
+
+
+class SentenceSentiment(Sentiment):
+    index: int
+    sentence: str
+
+
+class ImageClass(TypedDict):
+    class_id: int
+    label: str
+    confidence: float
+
+
+class ClassifierInfo(TypedDict):
+    model: str
+    classes: int
+
+
+class ScoredItem(TypedDict):
+    item: str
+    score: float
+
+
+class Recommendations(TypedDict):
+    user_id: Any
+    strategy: Literal["item-item", "popular"]
+    items: list[ScoredItem]
+
+
+class VersionedResult(TypedDict):
+    model: str
+    version: str
+    result: Sentiment
+
+
 def _require(path):
     if not path.exists():
         raise RuntimeError(
@@ -80,12 +124,12 @@ def _sentiment_rows(texts):
     ]
 
 
-def sentiment(text):
+def sentiment(text: str) -> Sentiment:
     """Classifies one text: {sentiment, confidence, scores}."""
     return _sentiment_rows([text])[0]
 
 
-def sentiment_many(texts):
+def sentiment_many(texts: list[str]) -> list[Sentiment]:
     """Classifies a list of texts in one vectorised call."""
     return _sentiment_rows(texts) if texts else []
 
@@ -93,7 +137,7 @@ def sentiment_many(texts):
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
-def sentiment_stream(text):
+def sentiment_stream(text: str) -> Iterator[SentenceSentiment]:
     """Scores the sentences of a long text one at a time, as a generator of
     {index, sentence, sentiment, confidence, scores}: TypeScript pulls a
     sentence's score only when the client is ready for it."""
@@ -106,7 +150,7 @@ def sentiment_stream(text):
 # arrive while a batch runs form the next one, so batches grow with the
 # load and a lone request pays no delay.
 @tandem.batch(max_size=32, max_wait_ms=float(os.environ.get("BATCH_WAIT_MS", "0")))
-def sentiment_batched(texts):
+def sentiment_batched(texts: list[str]) -> list[Sentiment]:
     """sentiment(), with concurrent calls gathered into one model call."""
     return _sentiment_rows(texts)
 
@@ -226,7 +270,7 @@ def _image_bytes(image):
     raise InputError(f"image must be bytes or a base64 string, got {type(image).__name__}")
 
 
-def classify(image, top_k=3):
+def classify(image: bytes | str, top_k: int = 3) -> list[ImageClass]:
     """Top-k classes of an image (bytes, base64 or a data: URL)."""
     if not isinstance(top_k, int) or not 1 <= top_k <= 100:
         raise InputError(f"top_k must be an integer from 1 to 100, got {top_k!r}")
@@ -242,7 +286,7 @@ def classify(image, top_k=3):
     ]
 
 
-def classifier_info():
+def classifier_info() -> ClassifierInfo:
     return {"model": _classifier.name, "classes": len(_classifier.labels)}
 
 
@@ -255,7 +299,7 @@ with np.load(_require(MODELS / "recommender.npz")) as _data:
     _items = [str(i) for i in _data["items"]]
 
 
-def recommend(user_id, n=10):
+def recommend(user_id: Any, n: int = 10) -> Recommendations:
     """Top-n items the user has not interacted with, scored by item-item
     similarity to what they did interact with; popular items for a user
     the model does not know."""
@@ -280,12 +324,12 @@ def recommend(user_id, n=10):
     }
 
 
-def seen_items(user_id):
+def seen_items(user_id: int) -> list[str]:
     """Items the user interacted with (for tests and debugging)."""
     return [_items[i] for i in np.flatnonzero(_interactions[user_id])]
 
 
-def model_info():
+def model_info() -> dict[str, Any]:
     return {
         "sentiment": {"classes": _SENTIMENT_CLASSES},
         "classifier": classifier_info(),
@@ -330,25 +374,25 @@ models.load("sentiment", "v1")
 models.load("sentiment", "v2")
 
 
-def predict_sentiment(text, version=None, key=None):
+def predict_sentiment(text: str, version: Optional[str] = None, key: Optional[str] = None) -> VersionedResult:
     """{model, version, result}: the version asked for, else the one the
     traffic split gives `key` (a user id)."""
     return models.predict("sentiment", text, version=version, key=key)
 
 
-def model_versions():
+def model_versions() -> dict[str, Any]:
     return models.status()
 
 
-def load_model(name, version):
+def load_model(name: str, version: str) -> dict[str, Any]:
     return models.load(name, version)
 
 
-def unload_model(name, version):
+def unload_model(name: str, version: str) -> dict[str, Any]:
     return models.unload(name, version)
 
 
-def set_traffic(name, weights, shadow=None):
+def set_traffic(name: str, weights: dict[str, float], shadow: Optional[str] = None) -> dict[str, Any]:
     return models.set_traffic(name, weights, shadow)
 
 

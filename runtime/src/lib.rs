@@ -49,6 +49,7 @@ pub use apps::script::run_program;
 pub use apps::wsgi::run_wsgi;
 pub use error::Error;
 pub use permissions::{Access, Permissions};
+pub use python::declarations::{declaration_path, declarations as python_declarations, DECLARATION_SUFFIX};
 pub use runtime::{Module, Runtime, RuntimeOptions};
 pub use server::{listen, Binder, ServerOptions, Tally, DEFAULT_MAX_CONNECTIONS};
 
@@ -59,6 +60,15 @@ pub const DEFAULT_WSGI_THREADS: usize = wsgi::DEFAULT_THREADS;
 /// The deno_core crate Tandem is built on, for embedders who add their own
 /// extensions through [`RuntimeOptions::extensions`].
 pub use deno_core;
+
+/// Tandem's own TypeScript declarations, as (file name, text): the
+/// globals (`Tandem`, `PythonError`), `.py`/`python:`/`tandem:python`
+/// imports and `tandem:http`. `tandem check` type-checks apps against them.
+pub const TYPESCRIPT_DECLARATIONS: &[(&str, &str)] = &[
+    ("tandem.d.ts", include_str!("../ts/tandem.d.ts")),
+    ("py_modules.d.ts", include_str!("../ts/py_modules.d.ts")),
+    ("http.d.ts", include_str!("../ts/http.d.ts")),
+];
 
 /// Starts the embedded Python interpreter (idempotent). [`Runtime::new`]
 /// calls it; call it yourself only to use Python before the first runtime.

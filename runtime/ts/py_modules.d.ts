@@ -15,9 +15,29 @@ declare module "python:*" {
 }
 
 declare module "tandem:python" {
-  export { PythonError };
+  export const PythonError: Tandem.PythonErrorClass;
+  export type PythonError = Tandem.PythonErrorInstance;
+  const kwargsBrand: unique symbol;
+  /** Python keyword arguments: what `kwargs()` returns. */
+  export interface Kwargs<T> {
+    readonly [kwargsBrand]: T;
+  }
   /** Marks an object passed as the last argument as Python keyword arguments. */
-  export function kwargs(values: Record<string, unknown>): unknown;
+  export function kwargs<T extends Record<string, unknown>>(values: T): Kwargs<T>;
+  /** The typed arrays a numpy array crosses as (by its dtype). */
+  export type TypedArray =
+    | Float64Array | Float32Array | Int8Array | Int16Array | Int32Array | BigInt64Array
+    | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+  /**
+   * A numpy array: one dimension is a typed array of its dtype, more are
+   * Arrays of rows (docs/values.md).
+   */
+  export type NDArray<T extends TypedArray = TypedArray> = T | NDArray<T>[];
+  /**
+   * A Python iterator (a generator, say): iterable with `for...of`, and
+   * with `for await...of`, which lets the isolate serve others meanwhile.
+   */
+  export interface PyIterator<T> extends Iterable<T>, AsyncIterable<T> {}
   /**
    * `fn` (a Python function or callable) with a time limit on each call:
    * past `seconds` the call is interrupted and throws a PythonError of type
@@ -41,7 +61,7 @@ declare module "tandem:python" {
   /** Number of Python objects JavaScript currently holds proxies to. */
   export function liveHandles(): number;
   const python: {
-    PythonError: typeof PythonError;
+    PythonError: Tandem.PythonErrorClass;
     kwargs: typeof kwargs;
     withTimeout: typeof withTimeout;
     withSignal: typeof withSignal;

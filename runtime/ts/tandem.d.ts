@@ -32,6 +32,9 @@ declare namespace Tandem {
   ): { socket: WebSocket; response: Response };
   /** Exits the process at once with `code` (default 0). */
   function exit(code?: number): never;
+  /** The global PythonError class, for `import { PythonError } from "tandem:python"`. */
+  type PythonErrorClass = typeof PythonError;
+  type PythonErrorInstance = PythonError;
 }
 
 /** A Python exception raised by a call from TypeScript. */

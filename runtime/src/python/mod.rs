@@ -8,6 +8,7 @@
 pub(crate) mod batch;
 pub(crate) mod bridge;
 pub(crate) mod convert;
+pub(crate) mod declarations;
 pub(crate) mod detached;
 pub(crate) mod handles;
 pub(crate) mod import;
@@ -33,6 +34,7 @@ use crate::error::Error;
 /// self-contained (see `runtime/pylib/tandem/`).
 const HELPER_INIT: &str = include_str!("../../pylib/tandem/__init__.py");
 const HELPER_RELOAD: &str = include_str!("../../pylib/tandem/_reload.py");
+const HELPER_TYPES: &str = include_str!("../../pylib/tandem/_types.py");
 
 static INIT: OnceLock<Result<(), String>> = OnceLock::new();
 
@@ -81,9 +83,12 @@ fn install_helper(py: Python<'_>) -> PyResult<()> {
     model_metrics::register(&module)?;
     let reload = helper_module(py, HELPER_RELOAD, c"<tandem>/tandem/_reload.py", c"tandem._reload")?;
     module.add("_reload", &reload)?;
+    let types = helper_module(py, HELPER_TYPES, c"<tandem>/tandem/_types.py", c"tandem._types")?;
+    module.add("_types", &types)?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules.set_item("tandem", module)?;
     modules.set_item("tandem._reload", reload)?;
+    modules.set_item("tandem._types", types)?;
     Ok(())
 }
 

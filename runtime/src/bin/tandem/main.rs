@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod check;
 mod compile;
 mod config;
 mod open_files;
 mod permission_flags;
 mod size;
 mod supervisor;
+mod types;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -46,6 +48,12 @@ enum Command {
     /// Write one executable holding the runtime and the app (ENTRY's
     /// folder); it runs as `tandem run` does, with the same flags.
     Compile(compile::CompileArgs),
+    /// Write TypeScript declarations for Python modules from their type
+    /// hints (m.py → m.d.py.ts, what `import ... from "./m.py"` reads).
+    Types(types::TypesArgs),
+    /// Type-check a TypeScript app with the TypeScript compiler (run by
+    /// Node.js), against Tandem's declarations and its Python modules' hints.
+    Check(check::CheckArgs),
 }
 
 #[derive(Args, Clone)]
@@ -244,6 +252,8 @@ fn main() -> ExitCode {
     };
     let args = match Cli::parse_from(&argv).command {
         Command::Compile(args) => return outcome(compile::compile(&args)),
+        Command::Types(args) => return outcome(types::types(&args)),
+        Command::Check(args) => return outcome(check::check(&args)),
         Command::Run(args) | Command::Serve(args) => args,
     };
     // tandem.toml beside the entry file fills in what neither the flags
@@ -252,7 +262,7 @@ fn main() -> ExitCode {
         Ok(false) => args,
         Ok(true) => match Cli::parse_from(&argv).command {
             Command::Run(args) | Command::Serve(args) => args,
-            Command::Compile(_) => unreachable!("the same command line"),
+            _ => unreachable!("the same command line"),
         },
         Err(err) => return failed(err),
     };
