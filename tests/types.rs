@@ -6,7 +6,8 @@
 //! - uses_hints.ts, correct calls of each, type-checks, and run, the
 //!   values that cross are what the declarations say (uses_hints.out);
 //! - misuses.ts fails with the compiler's messages (misuses.out);
-//! - the examples' declarations are current and the examples type-check;
+//! - the examples' declarations are current and the examples type-check,
+//!   with `tandem check` and with the ML example's tsconfig.json alone;
 //! - a declaration file gone stale, a Python syntax error and a missing
 //!   compiler are each reported plainly.
 
@@ -71,7 +72,7 @@ fn wrong_calls_fail_with_the_compilers_messages() {
 fn examples_declarations_are_current_and_the_examples_type_check() {
     let modules =
         ["examples/ml-api/ml_service.py", "examples/hello/ml_service.py", "examples/hello/helpers.py", "examples/flask-polyglot/ml_service.py"];
-    let mut args = vec!["types", "--check"];
+    let mut args = vec!["types", "--check", "--tandem", "examples/ml-api/types"];
     args.extend(modules);
     let out = tandem(&args, &root());
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -79,6 +80,19 @@ fn examples_declarations_are_current_and_the_examples_type_check() {
         let out = tandem(&["check", entry], &root());
         assert!(out.status.success(), "{entry}:\n{}{}", text(&out.stdout), text(&out.stderr));
     }
+}
+
+#[test]
+fn the_ml_examples_editor_config_type_checks_it() {
+    // What an editor does with examples/ml-api/tsconfig.json (docs/types.md):
+    // the compiler alone, with the declarations on disk.
+    let out = Command::new("node")
+        .arg(root().join("node_modules/typescript/lib/tsc.js"))
+        .args(["--project", "examples/ml-api/tsconfig.json", "--pretty", "false"])
+        .current_dir(root())
+        .output()
+        .expect("node (scripts/setup.sh installs it)");
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }
 
 #[test]

@@ -176,6 +176,9 @@ fn write_config(scratch: &Path, folder: &Path, entry: &Path) -> anyhow::Result<P
             "rootDirs": [folder, scratch.join("app")],
         },
         "files": files,
+        // Tandem's declarations come from this binary: an extended
+        // tsconfig's own "include" (which may list copies) is not used.
+        "include": [],
     });
     let user_config = folder.join("tsconfig.json");
     if user_config.is_file() {

@@ -12,9 +12,14 @@ pub(crate) struct TypesArgs {
     /// missing or differs from what its module's hints give now.
     #[arg(long)]
     check: bool,
+    /// Also write Tandem's own declarations (the globals, `.py` and
+    /// `tandem:python` imports, `tandem:http`) into DIR, for an editor's
+    /// tsconfig.json to include (docs/types.md shows one).
+    #[arg(long, value_name = "DIR")]
+    tandem: Option<PathBuf>,
     /// Python modules, or folders whose .py files (subfolders included,
     /// hidden ones, virtualenvs and caches left out) are all declared.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "tandem", value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
 
@@ -23,6 +28,21 @@ const SKIPPED: &[&str] = &["__pycache__", "node_modules", "site-packages", "targ
 
 pub(crate) fn types(args: &TypesArgs) -> anyhow::Result<()> {
     let mut stale = Vec::new();
+    if let Some(dir) = &args.tandem {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for (name, text) in tandem::TYPESCRIPT_DECLARATIONS {
+            let target = dir.join(name);
+            if std::fs::read_to_string(&target).ok().as_deref() == Some(*text) {
+                continue;
+            }
+            if args.check {
+                stale.push((PathBuf::from(format!("--tandem {}", dir.display())), target, false));
+            } else {
+                std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
+                eprintln!("tandem types: wrote {}", target.display());
+            }
+        }
+    }
     for module in python_modules(&args.paths)? {
         let text = tandem::python_declarations(&module)?;
         let target = tandem::declaration_path(&module);
