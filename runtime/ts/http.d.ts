@@ -57,9 +57,27 @@ declare module "tandem:http" {
   export type Next = () => Promise<Response>;
   export type Middleware = (c: Context, next: Next) => Response | Promise<Response>;
   export type RouteHandler = (c: Context, next: Next) => unknown;
+  /**
+   * How a Python exception type is answered: a status (JSON body `{error,
+   * type, requestId}` plus `details`, the exception's public attributes,
+   * when it has any), or a function of the error giving the Response or a
+   * status for that body.
+   */
+  export type PythonErrorAnswer = number | ((error: PythonErrorLike, c: Context) => Response | number);
+  /** What the router reads of a PythonError. */
+  export interface PythonErrorLike extends Error {
+    readonly pythonType: string;
+    readonly pythonMessage: string;
+    readonly pythonMro: readonly string[];
+    readonly attributes: Record<string, unknown>;
+  }
   export interface RouterOptions {
-    /** Python exception types answered with a 4xx, e.g. `{ ValueError: 400 }`. */
-    pythonErrors?: Record<string, number>;
+    /**
+     * Python exception types answered with a 4xx, e.g. `{ ValueError: 400 }`;
+     * a key is a class name or `module.Name`, and subclasses match (the most
+     * derived class listed wins).
+     */
+    pythonErrors?: Record<string, PythonErrorAnswer>;
   }
   export class Router {
     constructor(options?: RouterOptions);

@@ -193,12 +193,31 @@ interface Route {
   handlers: RouteHandler[];
 }
 
+/**
+ * How a Python exception type is answered: a status (the body is JSON
+ * `{error, type, requestId}` plus `details`, the exception's public
+ * attributes, when it has any), or a function of the error that returns
+ * the Response, or a status for that default body.
+ */
+export type PythonErrorAnswer = number | ((error: PythonErrorLike, c: Context) => Response | number);
+
+/** What the router reads of a PythonError (tandem:python's class). */
+export interface PythonErrorLike extends Error {
+  readonly pythonType: string;
+  readonly pythonMessage: string;
+  readonly pythonMro: readonly string[];
+  readonly attributes: Record<string, unknown>;
+}
+
 export interface RouterOptions {
   /**
    * Python exception types answered with a 4xx instead of 500, e.g.
-   * `{ ValueError: 400, KeyError: 404, PermissionError: 403 }`.
+   * `{ ValueError: 400, KeyError: 404, "ml_service.ModelError": (e) => ... }`.
+   * A key is a class name (or `module.Name`); subclasses match too, the
+   * most derived class listed winning (a KeyError given `{ LookupError:
+   * 404, KeyError: 400 }` gets 400).
    */
-  pythonErrors?: Record<string, number>;
+  pythonErrors?: Record<string, PythonErrorAnswer>;
 }
 
 function toResponse(value: unknown): Response {
@@ -220,7 +239,7 @@ function splitPath(path: string): string[] {
 export class Router {
   readonly #routes: Route[] = [];
   readonly #middleware: Middleware[] = [];
-  readonly #pythonErrors: Record<string, number>;
+  readonly #pythonErrors: Record<string, PythonErrorAnswer>;
 
   constructor(options: RouterOptions = {}) {
     this.#pythonErrors = options.pythonErrors ?? {};
@@ -335,6 +354,15 @@ export class Router {
     return value instanceof Promise ? value.then(toResponse) : Promise.resolve(toResponse(value));
   }
 
+  /** The answer listed for the most derived class of `error`'s that has one. */
+  #pythonErrorAnswer(error: PythonErrorLike): PythonErrorAnswer | undefined {
+    for (const full of error.pythonMro ?? [error.pythonType]) {
+      const answer = this.#pythonErrors[full] ?? this.#pythonErrors[full.slice(full.lastIndexOf(".") + 1)];
+      if (answer !== undefined) return answer;
+    }
+    return undefined;
+  }
+
   #errorResponse(c: Context, error: unknown): Response {
     const requestId = c.requestId;
     if (error instanceof HttpError) {
@@ -345,12 +373,17 @@ export class Router {
       return Response.json(body, { status: error.status, headers });
     }
     if (python !== undefined && error instanceof python.PythonError) {
-      const status = this.#pythonErrors[(error as any).pythonType];
-      if (status !== undefined) {
-        return Response.json(
-          { error: (error as any).pythonMessage, type: (error as any).pythonType, requestId },
-          { status, headers: { "x-request-id": requestId } },
-        );
+      const answer = this.#pythonErrorAnswer(error as PythonErrorLike);
+      const mapped = typeof answer === "function" ? answer(error as PythonErrorLike, c) : answer;
+      if (mapped instanceof Response) {
+        if (!mapped.headers.has("x-request-id")) mapped.headers.set("x-request-id", requestId);
+        return mapped;
+      }
+      if (typeof mapped === "number") {
+        const { pythonMessage, pythonType, attributes } = error as PythonErrorLike;
+        const body: Record<string, unknown> = { error: pythonMessage, type: pythonType, requestId };
+        if (Object.keys(attributes).length > 0) body.details = attributes;
+        return Response.json(body, { status: mapped, headers: { "x-request-id": requestId } });
       }
     }
     console.error(JSON.stringify({

@@ -47,6 +47,25 @@ declare class PythonError extends Error {
   readonly pythonMessage: string;
   /** The formatted Python traceback. */
   readonly pythonTraceback: string;
+  /** The exception's `args`. */
+  readonly pythonArgs: readonly unknown[];
+  /**
+   * The exception's classes, most derived first (`object` left out):
+   * builtins by name (`"KeyError"`, `"LookupError"`), others as
+   * `module.Name` (`"ml_service.InputError"`).
+   */
+  readonly pythonMro: readonly string[];
+  /**
+   * The exception's public instance attributes (`self.code = ...`),
+   * converted as values are; each is also a property of the error itself
+   * (`err.code`) unless Error already has one by that name.
+   */
+  readonly attributes: Record<string, unknown>;
+  /** Whether the exception is an instance of `name` (a class name or
+   * `module.Name`), subclasses included, as Python's isinstance. */
+  isInstance(name: string): boolean;
+  /** The exception's attributes, read as properties. */
+  readonly [attribute: string]: unknown;
 }
 
 // performance, timers, fetch, Request, Response, URL, streams...: TypeScript's "dom" lib.

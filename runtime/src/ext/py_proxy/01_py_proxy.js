@@ -34,16 +34,41 @@ const DONE = Symbol("tandem.python.done");
 const HANDLE = Symbol.for("tandem.python.handle");
 const INSPECT = Symbol.for("tandem.inspect");
 
-/** A Python exception, as seen from JavaScript. */
+/**
+ * A Python exception, as seen from JavaScript, with its data: `attributes`
+ * (its public instance attributes, also readable as `err.code` where the
+ * name is not taken by Error's own), `pythonArgs` (its `args`) and
+ * `pythonMro` (its classes, most derived first), which `isInstance` reads.
+ */
 class PythonError extends Error {
-  constructor(type, message, traceback) {
+  constructor(type, message, traceback, details = {}) {
     super(`${type}: ${message}`);
     this.name = "PythonError";
     this.isPythonException = true;
     this.pythonType = type;
     this.pythonMessage = message;
     this.pythonTraceback = traceback;
+    this.pythonArgs = details.args ?? [];
+    this.pythonMro = details.mro ?? [type];
+    this.attributes = details.attributes ?? {};
+    for (const key of Object.keys(this.attributes)) {
+      if (!(key in this)) this[key] = this.attributes[key];
+    }
   }
+
+  /**
+   * Whether the exception is an instance of the Python class `name`: a
+   * builtin by name (`"ValueError"`), another by its name or as
+   * `module.Name`. Subclasses match, as with Python's isinstance.
+   */
+  isInstance(name) {
+    return this.pythonMro.some((full) => full === name || shortName(full) === name);
+  }
+}
+
+/** `Name` of `module.Name` (or of a nested `module.Outer.Name`). */
+function shortName(full) {
+  return full.slice(full.lastIndexOf(".") + 1);
 }
 
 // deno_core copies the properties named here into uncaught-error reports,
@@ -56,7 +81,7 @@ function raise() {
   const e = op_py_take_error();
   if (e.kind === "python") {
     if ("jsValue" in e) throw e.jsValue;
-    throw new PythonError(e.type, e.message, e.traceback);
+    throw new PythonError(e.type, e.message, e.traceback, e);
   }
   // The class Deno's own permission checks throw (Tandem.env, fetch).
   if (e.kind === "denied") throw new core.NotCapable(e.message);

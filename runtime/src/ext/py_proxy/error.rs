@@ -1,11 +1,15 @@
 //! `op_py_take_error`: the error a failed op left pending, as the plain
 //! object the glue turns into a `PythonError` (or the original JS value of
-//! a callback's error, rethrown).
+//! a callback's error, rethrown). A Python exception brings its data: its
+//! public instance attributes, its `args` and the names of its classes
+//! (most derived first), so TypeScript can read `err.code` and match
+//! subclasses.
 
 use deno_core::{op2, v8};
 use pyo3::prelude::*;
 
 use crate::python::bridge::{Bridge, PendingError};
+use crate::python::convert::{string_to_js, ToJs};
 use crate::python::js_function::JsValueRef;
 
 /// The pending error as `{ kind, type, message, traceback, jsValue }`.
@@ -42,7 +46,7 @@ pub(super) fn op_py_take_error<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Loca
             set(scope, "message", m);
         }
         Some(PendingError::Python(err)) => {
-            let info = Python::attach(|py| describe_python_error(py, &err, scope));
+            let info = Python::attach(|py| describe_python_error(py, &err, &bridge, scope));
             let v = string(scope, "python");
             set(scope, "kind", v);
             let t = string(scope, &info.type_name);
@@ -54,6 +58,9 @@ pub(super) fn op_py_take_error<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Loca
             if let Some(js) = info.js_value {
                 set(scope, "jsValue", js);
             }
+            set(scope, "attributes", info.attributes);
+            set(scope, "args", info.args);
+            set(scope, "mro", info.mro);
         }
     }
     out.into()
@@ -65,11 +72,19 @@ struct PythonErrorInfo<'s> {
     traceback: String,
     /// The JS value a TypeScript callback threw, carried through Python.
     js_value: Option<v8::Local<'s, v8::Value>>,
+    /// `{name: value}` of the exception's public instance attributes.
+    attributes: v8::Local<'s, v8::Value>,
+    /// `exception.args` as an Array.
+    args: v8::Local<'s, v8::Value>,
+    /// The exception's classes, most derived first, `object` left out:
+    /// builtins by name (`ValueError`), others as `module.QualName`.
+    mro: v8::Local<'s, v8::Value>,
 }
 
 fn describe_python_error<'s>(
     py: Python<'_>,
     err: &PyErr,
+    bridge: &Bridge,
     scope: &mut v8::PinScope<'s, '_>,
 ) -> PythonErrorInfo<'s> {
     let value = err.value(py);
@@ -84,5 +99,62 @@ fn describe_python_error<'s>(
         .getattr("_tandem_js_value")
         .ok()
         .and_then(|v| v.extract::<PyRef<'_, JsValueRef>>().ok().map(|r| v8::Local::new(scope, &r.value)));
-    PythonErrorInfo { type_name, message, traceback, js_value }
+    let attributes = attributes_to_js(value, bridge, scope);
+    let args = value
+        .getattr("args")
+        .ok()
+        .map(|args| value_to_js(&args, bridge, scope))
+        .unwrap_or_else(|| v8::Array::new(scope, 0).into());
+    let mro = mro_to_js(value, scope);
+    PythonErrorInfo { type_name, message, traceback, js_value, attributes, args, mro }
+}
+
+/// `vars(exception)` without private names, each value converted as a
+/// call's result is; one that cannot be is its `repr()`, so a detail that
+/// does not convert never hides the exception itself.
+fn attributes_to_js<'s>(
+    value: &Bound<'_, PyAny>,
+    bridge: &Bridge,
+    scope: &mut v8::PinScope<'s, '_>,
+) -> v8::Local<'s, v8::Value> {
+    let out = v8::Object::new(scope);
+    let Ok(vars) = value.getattr("__dict__").and_then(|d| d.cast_into::<pyo3::types::PyDict>().map_err(Into::into)) else {
+        return out.into();
+    };
+    for (key, item) in vars.iter() {
+        let Ok(key) = key.extract::<String>() else { continue };
+        if key.starts_with('_') {
+            continue;
+        }
+        let js = value_to_js(&item, bridge, scope);
+        if let Ok(key) = string_to_js(scope, &key) {
+            out.set(scope, key, js);
+        }
+    }
+    out.into()
+}
+
+fn value_to_js<'s>(value: &Bound<'_, PyAny>, bridge: &Bridge, scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Value> {
+    match ToJs::new(bridge).convert(scope, value) {
+        Ok(js) => js,
+        Err(_) => {
+            let repr = value.repr().map(|r| r.to_string()).unwrap_or_else(|_| "<unrepresentable>".into());
+            string_to_js(scope, &repr).unwrap_or_else(|_| v8::undefined(scope).into())
+        }
+    }
+}
+
+fn mro_to_js<'s>(value: &Bound<'_, PyAny>, scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Value> {
+    let mut names = Vec::new();
+    for class in value.get_type().mro().iter() {
+        let qualname = class.getattr("__qualname__").and_then(|n| n.extract::<String>()).unwrap_or_default();
+        let module = class.getattr("__module__").and_then(|m| m.extract::<String>()).unwrap_or_default();
+        if qualname == "object" && module == "builtins" {
+            continue;
+        }
+        names.push(if module == "builtins" || module.is_empty() { qualname } else { format!("{module}.{qualname}") });
+    }
+    let items: Vec<v8::Local<'s, v8::Value>> =
+        names.iter().filter_map(|n| string_to_js(scope, n).ok()).collect();
+    v8::Array::new_with_elements(scope, &items).into()
 }
