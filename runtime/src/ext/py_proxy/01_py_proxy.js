@@ -33,6 +33,8 @@ const DONE = Symbol("tandem.python.done");
 // Proxies and function wrappers answer this key with their handle id.
 const HANDLE = Symbol.for("tandem.python.handle");
 const INSPECT = Symbol.for("tandem.inspect");
+// Where in an error's stack the next Python frames may go (addPythonFrames).
+const STACK_CURSOR = Symbol("tandem.python.stackCursor");
 
 /**
  * A Python exception, as seen from JavaScript, with its data: `attributes`
@@ -66,6 +68,46 @@ class PythonError extends Error {
   }
 }
 
+/**
+ * Makes `error.stack` one trace across both languages: the Python frames
+ * an exception went through (outermost first in `frames`) are put where
+ * that Python code ran, just above the frame of the JS function that
+ * called it, which is the first frame of the stack here. An error made
+ * here gets them on top; a JS error that came up through Python gets them
+ * below the callback's own frames. Repeated at each crossing (each below
+ * the last, so recursion places them right), a TS -> Python -> TS ->
+ * Python chain reads in call order. The glue's own frames
+ * (ext:tandem_py_proxy) are left out; a caller frame cut off by the
+ * engine's stack depth limit puts the Python frames at the end.
+ */
+function addPythonFrames(error, frames) {
+  if (!(error instanceof Error) || typeof error.stack !== "string" || !frames?.length) return;
+  const lines = error.stack.split("\n");
+  let start = lines.findIndex((line) => line.startsWith("    at "));
+  if (start < 0) start = lines.length;
+  const own = lines.slice(start).filter((line) => !isGlueFrame(line));
+  const caller = (new Error().stack ?? "").split("\n").find((line) => line.startsWith("    at ") && !isGlueFrame(line));
+  const from = Math.min(error[STACK_CURSOR] ?? 0, own.length);
+  let at = caller === undefined ? -1 : own.indexOf(caller, from);
+  if (at < 0) at = own.length;
+  const python = [];
+  for (let i = frames.length - 1; i >= 0; i--) {
+    const { name, file, line } = frames[i];
+    python.push(`    at ${name} (${file.startsWith("/") ? "file://" + file : file}:${line})`);
+  }
+  error.stack = [...lines.slice(0, start), ...own.slice(0, at), ...python, ...own.slice(at)].join("\n");
+  Object.defineProperty(error, STACK_CURSOR, { value: at + python.length + 1, configurable: true, writable: true });
+}
+
+// Each call into Python puts three glue frames on the stack, which the
+// trace leaves out: the engine's default depth of 10 frames would keep
+// only the innermost crossing or two. A program may set its own limit.
+Error.stackTraceLimit = 30;
+
+function isGlueFrame(line) {
+  return line.includes("ext:tandem_py_proxy/");
+}
+
 /** `Name` of `module.Name` (or of a nested `module.Outer.Name`). */
 function shortName(full) {
   return full.slice(full.lastIndexOf(".") + 1);
@@ -80,8 +122,11 @@ Object.defineProperty(PythonError.prototype, Symbol.for("errorAdditionalProperty
 function raise() {
   const e = op_py_take_error();
   if (e.kind === "python") {
-    if ("jsValue" in e) throw e.jsValue;
-    throw new PythonError(e.type, e.message, e.traceback, e);
+    // A JS error that went up through Python (a callback's) is rethrown
+    // as itself, with the Python frames it crossed added to its stack.
+    const error = "jsValue" in e ? e.jsValue : new PythonError(e.type, e.message, e.traceback, e);
+    addPythonFrames(error, e.frames);
+    throw error;
   }
   // The class Deno's own permission checks throw (Tandem.env, fetch).
   if (e.kind === "denied") throw new core.NotCapable(e.message);

@@ -61,6 +61,7 @@ pub(super) fn op_py_take_error<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Loca
             set(scope, "attributes", info.attributes);
             set(scope, "args", info.args);
             set(scope, "mro", info.mro);
+            set(scope, "frames", info.frames);
         }
     }
     out.into()
@@ -79,6 +80,9 @@ struct PythonErrorInfo<'s> {
     /// The exception's classes, most derived first, `object` left out:
     /// builtins by name (`ValueError`), others as `module.QualName`.
     mro: v8::Local<'s, v8::Value>,
+    /// The traceback's frames, outermost first, as `{name, file, line}`:
+    /// the glue splices them into the JS stack (01_py_proxy.js).
+    frames: v8::Local<'s, v8::Value>,
 }
 
 fn describe_python_error<'s>(
@@ -106,7 +110,8 @@ fn describe_python_error<'s>(
         .map(|args| value_to_js(&args, bridge, scope))
         .unwrap_or_else(|| v8::Array::new(scope, 0).into());
     let mro = mro_to_js(value, scope);
-    PythonErrorInfo { type_name, message, traceback, js_value, attributes, args, mro }
+    let frames = frames_to_js(py, err, scope);
+    PythonErrorInfo { type_name, message, traceback, js_value, attributes, args, mro, frames }
 }
 
 /// `vars(exception)` without private names, each value converted as a
@@ -142,6 +147,36 @@ fn value_to_js<'s>(value: &Bound<'_, PyAny>, bridge: &Bridge, scope: &mut v8::Pi
             string_to_js(scope, &repr).unwrap_or_else(|_| v8::undefined(scope).into())
         }
     }
+}
+
+fn frames_to_js<'s>(py: Python<'_>, err: &PyErr, scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Value> {
+    let frames: Vec<(String, String, u32)> = err
+        .traceback(py)
+        .and_then(|tb| {
+            let summary = py.import("traceback").ok()?.call_method1("extract_tb", (tb,)).ok()?;
+            summary
+                .try_iter()
+                .ok()?
+                .flatten()
+                .map(|f| Some((f.getattr("name").ok()?.extract().ok()?, f.getattr("filename").ok()?.extract().ok()?, f.getattr("lineno").ok()?.extract().unwrap_or(0))))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut items = Vec::with_capacity(frames.len());
+    for (name, file, line) in frames {
+        let frame = v8::Object::new(scope);
+        for (key, value) in [("name", string_to_js(scope, &name)), ("file", string_to_js(scope, &file))] {
+            if let (Ok(key), Ok(value)) = (string_to_js(scope, key), value) {
+                frame.set(scope, key, value);
+            }
+        }
+        if let Ok(key) = string_to_js(scope, "line") {
+            let line = v8::Integer::new_from_unsigned(scope, line);
+            frame.set(scope, key, line.into());
+        }
+        items.push(frame.into());
+    }
+    v8::Array::new_with_elements(scope, &items).into()
 }
 
 fn mro_to_js<'s>(value: &Bound<'_, PyAny>, scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Value> {
