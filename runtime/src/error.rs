@@ -36,6 +36,9 @@ pub enum Error {
     /// The WSGI app could not be imported or is not a WSGI callable.
     #[error("{0}")]
     WsgiApp(String),
+    /// The ASGI app could not be imported, or its lifespan startup failed.
+    #[error("{0}")]
+    AsgiApp(String),
     /// A thread could not be started.
     #[error("cannot start {what}: {source}")]
     Spawn {

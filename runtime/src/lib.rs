@@ -31,6 +31,7 @@
 //   Python:    python (the value bridge), wsgi (PEP 3333 machinery)
 //   utilities: exchange, metrics, permissions, spin, transpile, error
 mod apps;
+mod asgi;
 mod error;
 mod exchange;
 mod ext;
@@ -45,6 +46,7 @@ mod spin;
 mod transpile;
 mod wsgi;
 
+pub use apps::asgi::run_asgi;
 pub use apps::script::run_program;
 pub use apps::wsgi::run_wsgi;
 pub use error::Error;

@@ -64,13 +64,7 @@ impl Worker for WsgiRoot {
     }
 
     fn run(self, connections: impl std::future::Future<Output = ()>) -> Result<(), Error> {
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|source| Error::Spawn { what: "a worker's event loop", source })?;
-        let local = tokio::task::LocalSet::new();
-        tokio.block_on(local.run_until(connections));
-        Ok(())
+        super::run_connections(connections)
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) fn error_response(status: StatusCode, message: &str) -> Response<Body
 
 /// `{"error": message, "requestId": id}` with `status`: the server's
 /// answer for a request it took but could not get answered.
-fn request_error(status: StatusCode, message: &str, request_id: impl std::fmt::Display) -> Response<Body> {
+pub(crate) fn request_error(status: StatusCode, message: &str, request_id: impl std::fmt::Display) -> Response<Body> {
     json_response(status, serde_json::json!({ "error": message, "requestId": request_id.to_string() }).to_string())
 }
 

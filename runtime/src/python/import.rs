@@ -109,3 +109,32 @@ pub(crate) fn module_exports<'py>(
     let helper = module.py().import("tandem")?;
     helper.call_method1("_exports", (module,))?.extract()
 }
+
+/// Imports the app callable named by `spec`: `app.py` (its `app`),
+/// `app.py:name`, or `package.module:name` (importable from `sys.path`).
+/// `kind` ("WSGI", "ASGI") and `flag` ("--wsgi") name it in errors.
+pub(crate) fn load_app(py: Python<'_>, spec: &str, kind: &str, flag: &str) -> Result<Py<PyAny>, String> {
+    let (target, name) = match spec.rsplit_once(':') {
+        Some((target, name)) if !name.is_empty() && !name.contains('/') => (target, name),
+        _ => (spec, "app"),
+    };
+    let fail = |err: &PyErr| {
+        format!("cannot import the {kind} module '{target}':\n{}", super::format_traceback(py, err).trim_end())
+    };
+    let module = if target.ends_with(".py") || Path::new(target).is_file() {
+        let path = std::path::absolute(target).map_err(|e| format!("bad path {target:?}: {e}"))?;
+        if !path.is_file() {
+            return Err(format!("{kind} module not found: '{target}' (check the path)"));
+        }
+        import_file(py, &path).map_err(|e| fail(&e))?
+    } else {
+        import_package(py, target).map_err(|e| fail(&e))?
+    };
+    let mut object = module.into_any();
+    for part in name.split('.') {
+        object = object
+            .getattr(part)
+            .map_err(|_| format!("the {kind} module '{target}' has no '{name}' (name the callable: {flag} {target}:NAME)"))?;
+    }
+    Ok(object.unbind())
+}

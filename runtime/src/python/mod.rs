@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyModule};
 
-pub(crate) use import::{import_file, import_package, import_specifier, module_exports, reload_files};
+pub(crate) use import::{import_package, import_specifier, load_app, module_exports, reload_files};
 
 use crate::error::Error;
 
@@ -35,6 +35,7 @@ use crate::error::Error;
 const HELPER_INIT: &str = include_str!("../../pylib/tandem/__init__.py");
 const HELPER_RELOAD: &str = include_str!("../../pylib/tandem/_reload.py");
 const HELPER_TYPES: &str = include_str!("../../pylib/tandem/_types.py");
+const HELPER_ASGI: &str = include_str!("../../pylib/tandem/_asgi.py");
 
 static INIT: OnceLock<Result<(), String>> = OnceLock::new();
 
@@ -89,6 +90,10 @@ fn install_helper(py: Python<'_>) -> PyResult<()> {
     modules.set_item("tandem", module)?;
     modules.set_item("tandem._reload", reload)?;
     modules.set_item("tandem._types", types)?;
+    // _asgi imports `tandem`, so it runs once `tandem` is in sys.modules.
+    let asgi = helper_module(py, HELPER_ASGI, c"<tandem>/tandem/_asgi.py", c"tandem._asgi")?;
+    py.import("tandem")?.add("_asgi", &asgi)?;
+    modules.set_item("tandem._asgi", asgi)?;
     Ok(())
 }
 

@@ -14,7 +14,6 @@ pub(crate) mod pool;
 pub(crate) mod response;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use http::Response;
@@ -125,32 +124,7 @@ impl Drop for Submitted {
     }
 }
 
-/// Imports the WSGI callable named by `spec`: `app.py` (its `app`),
-/// `app.py:name`, or `package.module:name` (importable from `sys.path`).
+/// Imports the WSGI callable named by `spec` (see [`crate::python::load_app`]).
 pub(crate) fn load(py: Python<'_>, spec: &str) -> Result<Py<PyAny>, Error> {
-    let (target, name) = match spec.rsplit_once(':') {
-        Some((target, name)) if !name.is_empty() && !name.contains('/') => (target, name),
-        _ => (spec, "app"),
-    };
-    let fail = |what: String, err: &PyErr| {
-        Error::WsgiApp(format!("{what}:\n{}", crate::python::format_traceback(py, err).trim_end()))
-    };
-    let module = if target.ends_with(".py") || Path::new(target).is_file() {
-        let path = std::path::absolute(target).map_err(|e| Error::WsgiApp(format!("bad path {target:?}: {e}")))?;
-        if !path.is_file() {
-            return Err(Error::WsgiApp(format!("WSGI module not found: '{target}' (check the path)")));
-        }
-        crate::python::import_file(py, &path).map_err(|e| fail(format!("cannot import the WSGI module '{target}'"), &e))?
-    } else {
-        crate::python::import_package(py, target).map_err(|e| fail(format!("cannot import the WSGI module '{target}'"), &e))?
-    };
-    let mut object = module.into_any();
-    for part in name.split('.') {
-        object = object.getattr(part).map_err(|_| {
-            Error::WsgiApp(format!(
-                "the WSGI module '{target}' has no '{name}' (name the callable: --wsgi {target}:NAME)"
-            ))
-        })?;
-    }
-    Ok(object.unbind())
+    crate::python::load_app(py, spec, "WSGI", "--wsgi").map_err(Error::WsgiApp)
 }

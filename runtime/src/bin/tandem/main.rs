@@ -97,8 +97,14 @@ struct RunArgs {
     /// Serve FILE as a Python WSGI app (app.py, app.py:NAME or
     /// package.module:NAME; the callable defaults to `app`) on port 5000
     /// unless --port or $PORT says otherwise.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "asgi")]
     wsgi: bool,
+    /// Serve FILE as a Python ASGI 3 app (FastAPI, Starlette: app.py,
+    /// app.py:NAME or package.module:NAME; the callable defaults to `app`)
+    /// on port 8000 unless --port or $PORT says otherwise, with its
+    /// lifespan startup before serving and shutdown after draining.
+    #[arg(long)]
+    asgi: bool,
     /// Seconds a call from TypeScript into a Python function may run
     /// before it is interrupted with a TimeoutError (off by default;
     /// withTimeout() from tandem:python sets a function's own).
@@ -226,6 +232,9 @@ impl RunArgs {
         if let Some(limit) = self.python_call_timeout {
             flag("python-call-timeout", limit.to_string());
         }
+        if self.asgi {
+            args.push("--asgi".into());
+        }
         if self.wsgi {
             args.push("--wsgi".into());
         }
@@ -279,7 +288,8 @@ fn failed(err: anyhow::Error) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    if !args.wsgi && !args.file.is_file() {
+    let python_app = args.wsgi || args.asgi;
+    if !python_app && !args.file.is_file() {
         anyhow::bail!("module not found: '{}' (check the path)", args.file.display());
     }
     let server = args.server_options()?;
@@ -293,14 +303,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         .map(PathBuf::from)
         .context("module path has no parent folder")?;
     anyhow::ensure!(
-        !(args.wsgi && args.watch),
+        !(python_app && args.watch),
         "--watch reloads a TypeScript app; for a WSGI app, mount it in a server.ts with wsgi() from tandem:http \
          and run that with --watch (its Python files reload too)"
     );
     let permissions = args.permissions.permissions(&module_root)?;
     anyhow::ensure!(
-        !args.wsgi || permissions.is_allow_all(),
-        "permissions govern TypeScript, and --wsgi serves Python: run the app without --deny-all, or mount it in \
+        !python_app || permissions.is_allow_all(),
+        "permissions govern TypeScript, and --wsgi/--asgi serve Python: run the app without --deny-all, or mount it in \
          a server.ts with wsgi() from tandem:http"
     );
     if args.supervises() {
@@ -308,7 +318,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let cwd = std::env::current_dir()?;
-    if args.wsgi {
+    if python_app {
         let spec = args.file.to_string_lossy();
         // The app's folder first (its siblings import by name), then the
         // current one (for package.module:NAME).
@@ -316,7 +326,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         if let Some(folder) = std::path::absolute(spec.split(':').next().unwrap_or(&spec))?.parent() {
             python_path.insert(0, folder.to_path_buf());
         }
-        tandem::run_wsgi(&spec, &python_path, server)?;
+        if args.asgi {
+            tandem::run_asgi(&spec, &python_path, server)?;
+        } else {
+            tandem::run_wsgi(&spec, &python_path, server)?;
+        }
         return Ok(());
     }
     let mut server = server;

@@ -1,0 +1,311 @@
+//! Serving Python ASGI 3 applications (FastAPI, Starlette):
+//! `tandem run --asgi app.py`.
+//!
+//! hyper runs on the server's worker threads; the app runs on the
+//! process's one asyncio loop (runtime/pylib/tandem/_asgi.py). For each
+//! request the worker builds the HTTP scope, hands the app a [`Sink`] for
+//! what it sends, feeds the request body to its `receive` as chunks arrive,
+//! and awaits the response head under the handler deadline; the body then
+//! flows from the sink's channel to hyper, a full channel holding the app
+//! back (a slow client slows the app, not memory).
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Response, StatusCode};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::Error;
+use crate::exchange::answer::{self, Deadline};
+use crate::exchange::body::Body;
+use crate::exchange::request_body::Arrival;
+use crate::wsgi::ServerFacts;
+
+/// Chunks of a response body held between the app and the client.
+const BODY_CHUNKS_IN_FLIGHT: usize = 16;
+
+/// An ASGI app ready to serve, with its lifespan state.
+pub(crate) struct App {
+    callable: Py<PyAny>,
+    start: Py<PyAny>,
+    lifespan: Py<PyAny>,
+    facts: ServerFacts,
+}
+
+/// The status and headers of `http.response.start`.
+struct Head {
+    status: StatusCode,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Where an app's `send` puts the response: the head once, then body
+/// chunks. Made by the server for one request; Python holds it.
+#[pyclass(module = "tandem", name = "AsgiSink")]
+pub(crate) struct Sink {
+    head: Mutex<Option<oneshot::Sender<Result<Head, String>>>>,
+    body: Mutex<Option<mpsc::Sender<Result<Bytes, std::io::Error>>>>,
+}
+
+#[pymethods]
+impl Sink {
+    /// `http.response.start`: refuses a status or header hyper could not
+    /// send (so a header with a line break cannot split the response).
+    fn start(&self, status: u16, headers: &Bound<'_, PyAny>) -> PyResult<()> {
+        let status = StatusCode::from_u16(status)
+            .map_err(|_| PyValueError::new_err(format!("ASGI: {status} is not an HTTP status (100-999)")))?;
+        let mut parsed = Vec::new();
+        for pair in headers.try_iter()? {
+            let pair = pair?;
+            let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair.extract().map_err(|_| {
+                PyValueError::new_err("ASGI: each response header must be a [name, value] pair of bytes")
+            })?;
+            let name = header_bytes(&name)?;
+            let value = header_bytes(&value)?;
+            let name = HeaderName::from_bytes(&name).map_err(|_| {
+                PyValueError::new_err(format!("ASGI: {:?} is not a valid header name", String::from_utf8_lossy(&name)))
+            })?;
+            let value = HeaderValue::from_bytes(&value).map_err(|_| {
+                PyValueError::new_err(format!(
+                    "ASGI: the value of header {name} is not valid (control characters or a line break): {:?}",
+                    String::from_utf8_lossy(&value)
+                ))
+            })?;
+            parsed.push((name, value));
+        }
+        let sender = self.head.lock().expect("sink lock").take();
+        if let Some(sender) = sender {
+            let _ = sender.send(Ok(Head { status, headers: parsed }));
+        }
+        Ok(())
+    }
+
+    /// `http.response.body`: 0 sent, 1 the channel is full (try again),
+    /// 2 the client is gone.
+    fn body(&self, chunk: &[u8], more: bool) -> u8 {
+        let mut guard = self.body.lock().expect("sink lock");
+        let Some(sender) = guard.as_ref() else { return 2 };
+        if !chunk.is_empty() {
+            match sender.try_send(Ok(Bytes::copy_from_slice(chunk))) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => return 1,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    guard.take();
+                    return 2;
+                }
+            }
+        }
+        if !more {
+            guard.take();
+        }
+        0
+    }
+
+    /// The app failed: before its head, the request gets a 500 and
+    /// `message` is logged; after it, the connection is cut (the client
+    /// must not take a truncated body for a whole one).
+    fn fail(&self, message: String) {
+        if let Some(sender) = self.head.lock().expect("sink lock").take() {
+            let _ = sender.send(Err(message));
+            return;
+        }
+        match self.body.lock().expect("sink lock").take() {
+            Some(sender) => {
+                eprintln!("error: the ASGI app failed while sending a response body:\n{}", message.trim_end());
+                let _ = sender.try_send(Err(std::io::Error::other("the ASGI app failed")));
+            }
+            // Starlette answers 500 itself, then raises again.
+            None => eprintln!("error: the ASGI app raised after its response was sent:\n{}", message.trim_end()),
+        }
+    }
+}
+
+fn header_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(bytes) = value.cast::<PyBytes>() {
+        return Ok(bytes.as_bytes().to_vec());
+    }
+    // Starlette sends bytes; a str is accepted as Latin-1, as servers do.
+    let text: String = value
+        .extract()
+        .map_err(|_| PyValueError::new_err("ASGI: header names and values must be bytes"))?;
+    Ok(text.chars().map(|c| c as u32).map(|c| u8::try_from(c).unwrap_or(b'?')).collect())
+}
+
+impl App {
+    /// Loads the app named by `spec` and runs its lifespan startup.
+    pub(crate) fn load(py: Python<'_>, spec: &str, facts: ServerFacts) -> Result<App, Error> {
+        let callable = crate::python::load_app(py, spec, "ASGI", "--asgi").map_err(Error::AsgiApp)?;
+        let module = py.import("tandem._asgi").map_err(Error::python_setup)?;
+        let start = module.getattr("start").map_err(Error::python_setup)?.unbind();
+        let lifespan = module
+            .getattr("Lifespan")
+            .and_then(|class| class.call1((callable.bind(py),)))
+            .map_err(Error::python_setup)?
+            .unbind();
+        Ok(App { callable, start, lifespan, facts })
+    }
+
+    /// The lifespan protocol's startup (blocks until the app is ready);
+    /// an app that does not speak it is reported and served anyway.
+    pub(crate) fn startup(&self, timeout: std::time::Duration) -> Result<(), Error> {
+        let outcome = Python::attach(|py| {
+            self.lifespan.call_method1(py, "startup", (timeout.as_secs_f64(),))?.extract::<String>(py)
+        });
+        match outcome {
+            Ok(state) if state == "unsupported" => {
+                eprintln!("tandem --asgi: the app does not run the ASGI lifespan protocol; serving without it");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(err) => Err(Error::AsgiApp(Python::attach(|py| {
+                format!("the ASGI app did not start:\n{}", crate::python::format_traceback(py, &err).trim_end())
+            }))),
+        }
+    }
+
+    /// The lifespan protocol's shutdown, after the server has drained.
+    pub(crate) fn shutdown(&self, timeout: std::time::Duration) {
+        let outcome = Python::attach(|py| self.lifespan.call_method1(py, "shutdown", (timeout.as_secs_f64(),)).map(drop));
+        if let Err(err) = outcome {
+            let text = Python::attach(|py| crate::python::format_traceback(py, &err));
+            eprintln!("error: the ASGI app's shutdown failed:\n{}", text.trim_end());
+        }
+    }
+
+    /// Answers one request: the scope with `root_path` (a mount's prefix,
+    /// "" at the root), the body fed as it arrives, the head awaited until
+    /// `deadline`, and the body streamed from the app.
+    pub(crate) async fn respond(
+        &self,
+        parts: http::request::Parts,
+        arrival: Arrival,
+        remote: SocketAddr,
+        root_path: &str,
+        deadline: Deadline,
+        id: u64,
+    ) -> Response<Body> {
+        let (head_tx, head_rx) = oneshot::channel();
+        let (body_tx, body_rx) = mpsc::channel(BODY_CHUNKS_IN_FLIGHT);
+        let sink = Sink { head: Mutex::new(Some(head_tx)), body: Mutex::new(Some(body_tx)) };
+        let started = Python::attach(|py| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+            let scope = self.scope(py, &parts, remote, root_path)?;
+            let sink = Py::new(py, sink)?;
+            self.start.call1(py, (&self.callable, scope, sink))?.extract(py)
+        });
+        let (exchange, future) = match started {
+            Ok(started) => started,
+            Err(err) => return failed(id, Python::attach(|py| crate::python::format_traceback(py, &err))),
+        };
+        feed_body(exchange, arrival);
+        match answer::within(deadline, head_rx, id).await {
+            Ok(Ok(head)) => {
+                let mut response = Response::new(Body::fallible(body_rx));
+                *response.status_mut() = head.status;
+                let headers = response.headers_mut();
+                for (name, value) in head.headers {
+                    headers.append(name, value);
+                }
+                response
+            }
+            Ok(Err(message)) => failed(id, message),
+            Err(response) => {
+                // Past the deadline: the app's task is cancelled
+                // (CancelledError in it, its `finally` blocks run).
+                Python::attach(|py| {
+                    let _ = future.call_method0(py, "cancel");
+                });
+                response
+            }
+        }
+    }
+
+    fn scope<'py>(
+        &self,
+        py: Python<'py>,
+        parts: &http::request::Parts,
+        remote: SocketAddr,
+        root_path: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let scope = PyDict::new(py);
+        scope.set_item("type", "http")?;
+        let asgi = PyDict::new(py);
+        asgi.set_item("version", "3.0")?;
+        asgi.set_item("spec_version", "2.3")?;
+        scope.set_item("asgi", asgi)?;
+        let version = match parts.version {
+            http::Version::HTTP_10 => "1.0",
+            http::Version::HTTP_2 => "2",
+            _ => "1.1",
+        };
+        scope.set_item("http_version", version)?;
+        scope.set_item("method", parts.method.as_str())?;
+        scope.set_item("scheme", "http")?;
+        let raw_path = parts.uri.path();
+        let decoded = percent_encoding::percent_decode(raw_path.as_bytes()).decode_utf8_lossy();
+        let path = decoded.strip_prefix(root_path).filter(|_| !root_path.is_empty()).unwrap_or(&decoded);
+        let path = if path.is_empty() { "/" } else { path };
+        scope.set_item("path", path)?;
+        scope.set_item("raw_path", PyBytes::new(py, raw_path.as_bytes()))?;
+        scope.set_item("query_string", PyBytes::new(py, parts.uri.query().unwrap_or("").as_bytes()))?;
+        scope.set_item("root_path", root_path)?;
+        let headers = PyList::empty(py);
+        for (name, value) in &parts.headers {
+            headers.append(PyTuple::new(py, [PyBytes::new(py, name.as_str().as_bytes()), PyBytes::new(py, value.as_bytes())])?)?;
+        }
+        scope.set_item("headers", headers)?;
+        scope.set_item("client", (remote.ip().to_string(), remote.port()))?;
+        scope.set_item("server", (self.facts.host.as_str(), self.facts.port))?;
+        // Each request gets a shallow copy of what lifespan startup stored.
+        let state = self.lifespan.getattr(py, "state")?;
+        scope.set_item("state", state.call_method0(py, "copy")?)?;
+        Ok(scope)
+    }
+}
+
+/// A 500 for a request whose app failed before its head; the traceback
+/// goes to the log, not to the client.
+fn failed(id: u64, message: String) -> Response<Body> {
+    eprintln!("error: request {id} failed: {}", message.trim_end());
+    answer::request_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", id)
+}
+
+/// Hands the request body to the app's `receive`, chunk by chunk as it
+/// arrives (a streamed body on a task of the worker's event loop).
+fn feed_body(exchange: Py<PyAny>, arrival: Arrival) {
+    match arrival {
+        Arrival::Empty => feed(&exchange, Some((Bytes::new(), false))),
+        Arrival::Whole(bytes) => feed(&exchange, Some((bytes, false))),
+        Arrival::Stream(mut streamed) => {
+            tokio::task::spawn_local(async move {
+                loop {
+                    match streamed.next_chunk().await {
+                        Ok(Some(chunk)) => feed(&exchange, Some((chunk, true))),
+                        Ok(None) => break feed(&exchange, Some((Bytes::new(), false))),
+                        // Over the limit or cut short: the app sees the
+                        // client gone (http.disconnect).
+                        Err(_) => break feed(&exchange, None),
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// `exchange.feed(chunk, more)` (or `disconnect()` for `None`) on the loop.
+fn feed(exchange: &Py<PyAny>, chunk: Option<(Bytes, bool)>) {
+    Python::attach(|py| {
+        let exchange = exchange.bind(py);
+        let result = exchange.getattr("loop").and_then(|event_loop| match &chunk {
+            Some((bytes, more)) => event_loop
+                .call_method1("call_soon_threadsafe", (exchange.getattr("feed")?, PyBytes::new(py, bytes), *more))
+                .map(drop),
+            None => event_loop.call_method1("call_soon_threadsafe", (exchange.getattr("disconnect")?,)).map(drop),
+        });
+        if let Err(err) = result {
+            eprintln!("error: cannot pass a request body to the ASGI app: {err}");
+        }
+    });
+}
