@@ -138,3 +138,19 @@ fn a_missing_app_gets_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("the ASGI module 'tests/asgi/raw_app.py' has no 'nope' (name the callable: --asgi"), "{stderr}");
 }
+
+#[test]
+fn a_fastapi_app_mounted_in_a_router_serves_beside_typescript_routes() {
+    let server = Server::start(&[], "tests/asgi/mount.ts");
+    assert_eq!(server.get("/ts").json()["from"], "typescript");
+    let r = server.get("/api/items/7?q=m");
+    assert_eq!((r.status, r.json()), (200, serde_json::json!({"item_id": 7, "q": "m"})), "{}", r.body);
+    // Lifespan startup ran on the first request: its state is there.
+    assert_eq!(server.get("/api/").json()["model"], "sentiment-v1");
+    let r = server.post("/api/items", r#"{"name":"lamp"}"#);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = server.get("/api/stream?n=2");
+    assert_eq!((r.status, r.body.as_str()), (200, "line 0\nline 1\n"));
+    assert_eq!(server.get("/api/missing").status, 404);
+    assert_eq!(server.get("/elsewhere").status, 404);
+}

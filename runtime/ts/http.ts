@@ -757,12 +757,47 @@ export interface WsgiOptions {
  * prefix gets 404.
  */
 export function wsgi(app: unknown, options: WsgiOptions = {}): (from: Request | Context) => Promise<Response> {
+  return mountedApp("wsgi", app, options);
+}
+
+export interface AsgiOptions {
+  /**
+   * The path the app is mounted at (`"/api"`): requests under it reach
+   * the app with `root_path` set to it (`path` keeps the whole path, as
+   * Starlette expects). Default: the root.
+   */
+  prefix?: string;
+}
+
+/**
+ * A handler that answers with a Python ASGI 3 app (FastAPI, Starlette)
+ * running in this process on its asyncio loop:
+ *
+ *   import { app as api } from "./api.py";
+ *   router.all("/api/*", asgi(api, { prefix: "/api" }));
+ *
+ * As `wsgi()`: a route handler or a fetch handler, the request passed on
+ * as the server got it, the answer a Response the router's middleware can
+ * change, 404 outside the prefix. The app's lifespan startup runs on its
+ * first request (its shutdown is not run: the process's end stops it).
+ */
+export function asgi(app: unknown, options: AsgiOptions = {}): (from: Request | Context) => Promise<Response> {
+  return mountedApp("asgi", app, options);
+}
+
+function mountedApp(
+  kind: "wsgi" | "asgi",
+  app: unknown,
+  options: WsgiOptions | AsgiOptions,
+): (from: Request | Context) => Promise<Response> {
   const prefix = options.prefix ?? "";
   if (typeof prefix !== "string" || (prefix !== "" && (!prefix.startsWith("/") || prefix.endsWith("/")))) {
-    throw new TypeError(`wsgi(): prefix ${JSON.stringify(prefix)} must start with "/" and not end with one (or be "")`);
+    throw new TypeError(`${kind}(): prefix ${JSON.stringify(prefix)} must start with "/" and not end with one (or be "")`);
   }
   if (app === null || (typeof app !== "object" && typeof app !== "function")) {
-    throw new TypeError(`wsgi(): app must be a Python WSGI application (import { app } from "./app.py"), got ${app}`);
+    throw new TypeError(
+      `${kind}(): app must be a Python ${kind.toUpperCase()} application (import { app } from "./app.py"), got ${app}`,
+    );
   }
   let mounted: number | undefined;
   return (from) => {
@@ -772,11 +807,11 @@ export function wsgi(app: unknown, options: WsgiOptions = {}): (from: Request | 
       return Promise.resolve(new Response("Not Found", { status: 404 }));
     }
     try {
-      mounted ??= internal.wsgiMount(app, prefix) as number;
+      mounted ??= (kind === "wsgi" ? internal.wsgiMount(app, prefix) : internal.asgiMount(app, prefix)) as number;
     } catch (error) {
       return Promise.reject(error);
     }
-    return internal.callWsgi(mounted, request);
+    return internal.callMounted(mounted, request);
   };
 }
 

@@ -159,6 +159,16 @@ declare module "tandem:http" {
    * in this process: `router.all("/flask/*", wsgi(app, { prefix: "/flask" }))`.
    */
   export function wsgi(app: unknown, options?: WsgiOptions): (from: Request | Context) => Promise<Response>;
+  export interface AsgiOptions {
+    /** Mount path (`"/api"`): the app's root_path (its `path` keeps the whole path). Default: the root. */
+    prefix?: string;
+  }
+  /**
+   * A route or fetch handler answered by a Python ASGI 3 app (FastAPI,
+   * Starlette) in this process: `router.all("/api/*", asgi(app, { prefix: "/api" }))`.
+   * Its lifespan startup runs on its first request.
+   */
+  export function asgi(app: unknown, options?: AsgiOptions): (from: Request | Context) => Promise<Response>;
 
   /** An item of `sse()` with an event name, an id or a reconnection delay. */
   export class ServerSentEvent {

@@ -19,6 +19,7 @@ use crate::exchange::answer::Deadline;
 use crate::exchange::body::Body;
 use crate::exchange::request_body::{self, BodyLimit};
 use crate::server::{self, Dispatch, Listener, Requested, ServerOptions, Worker};
+use crate::wsgi::input::Source;
 
 /// The port of `tandem run --asgi` when neither the command line nor
 /// `$PORT` names one (uvicorn's).
@@ -82,6 +83,6 @@ impl Dispatch for AsgiRoot {
         };
         let id = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let deadline = Deadline::after(self.options.handler_timeout);
-        (None, self.app.respond(parts, arrival, remote, "", deadline, id).await)
+        (None, self.app.respond(parts, Source::from_arrival(arrival), remote, "", deadline, id).await)
     }
 }

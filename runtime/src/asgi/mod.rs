@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::Error;
 use crate::exchange::answer::{self, Deadline};
 use crate::exchange::body::Body;
-use crate::exchange::request_body::Arrival;
+use crate::wsgi::input::Source;
 use crate::wsgi::ServerFacts;
 
 /// Chunks of a response body held between the app and the client.
@@ -135,9 +135,14 @@ fn header_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 }
 
 impl App {
-    /// Loads the app named by `spec` and runs its lifespan startup.
+    /// Loads the app named by `spec` (its lifespan not started yet).
     pub(crate) fn load(py: Python<'_>, spec: &str, facts: ServerFacts) -> Result<App, Error> {
         let callable = crate::python::load_app(py, spec, "ASGI", "--asgi").map_err(Error::AsgiApp)?;
+        App::new(py, callable, facts)
+    }
+
+    /// `callable`, an ASGI 3 app (its lifespan not started yet).
+    pub(crate) fn new(py: Python<'_>, callable: Py<PyAny>, facts: ServerFacts) -> Result<App, Error> {
         let module = py.import("tandem._asgi").map_err(Error::python_setup)?;
         let start = module.getattr("start").map_err(Error::python_setup)?.unbind();
         let lifespan = module
@@ -176,12 +181,12 @@ impl App {
     }
 
     /// Answers one request: the scope with `root_path` (a mount's prefix,
-    /// "" at the root), the body fed as it arrives, the head awaited until
+    /// "" at the root; `path` keeps it, as Starlette expects), the body fed as it arrives, the head awaited until
     /// `deadline`, and the body streamed from the app.
     pub(crate) async fn respond(
         &self,
         parts: http::request::Parts,
-        arrival: Arrival,
+        body: Source,
         remote: SocketAddr,
         root_path: &str,
         deadline: Deadline,
@@ -199,9 +204,11 @@ impl App {
             Ok(started) => started,
             Err(err) => return failed(id, Python::attach(|py| crate::python::format_traceback(py, &err))),
         };
-        feed_body(exchange, arrival);
-        match answer::within(deadline, head_rx, id).await {
+        let cancel_on_drop = CancelOnDrop(Some(future));
+        feed_body(exchange, body);
+        let response = match answer::within(deadline, head_rx, id).await {
             Ok(Ok(head)) => {
+                cancel_on_drop.disarm();
                 let mut response = Response::new(Body::fallible(body_rx));
                 *response.status_mut() = head.status;
                 let headers = response.headers_mut();
@@ -211,15 +218,10 @@ impl App {
                 response
             }
             Ok(Err(message)) => failed(id, message),
-            Err(response) => {
-                // Past the deadline: the app's task is cancelled
-                // (CancelledError in it, its `finally` blocks run).
-                Python::attach(|py| {
-                    let _ = future.call_method0(py, "cancel");
-                });
-                response
-            }
-        }
+            // Past the deadline the app's task is cancelled (CancelOnDrop).
+            Err(response) => response,
+        };
+        response
     }
 
     fn scope<'py>(
@@ -244,10 +246,10 @@ impl App {
         scope.set_item("method", parts.method.as_str())?;
         scope.set_item("scheme", "http")?;
         let raw_path = parts.uri.path();
-        let decoded = percent_encoding::percent_decode(raw_path.as_bytes()).decode_utf8_lossy();
-        let path = decoded.strip_prefix(root_path).filter(|_| !root_path.is_empty()).unwrap_or(&decoded);
-        let path = if path.is_empty() { "/" } else { path };
-        scope.set_item("path", path)?;
+        // `path` is the whole path, the mount's prefix included, and
+        // `root_path` the prefix: Starlette routes on the difference.
+        let path = percent_encoding::percent_decode(raw_path.as_bytes()).decode_utf8_lossy();
+        scope.set_item("path", path.as_ref())?;
         scope.set_item("raw_path", PyBytes::new(py, raw_path.as_bytes()))?;
         scope.set_item("query_string", PyBytes::new(py, parts.uri.query().unwrap_or("").as_bytes()))?;
         scope.set_item("root_path", root_path)?;
@@ -265,6 +267,29 @@ impl App {
     }
 }
 
+/// Cancels an app's task (CancelledError in it, its `finally` blocks run)
+/// unless its head arrived first: past the deadline, or when the request
+/// is dropped (a mounted app's request aborted).
+struct CancelOnDrop(Option<Py<PyAny>>);
+
+impl CancelOnDrop {
+    fn disarm(mut self) {
+        if let Some(future) = self.0.take() {
+            Python::attach(|_| drop(future));
+        }
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(future) = self.0.take() {
+            Python::attach(|py| {
+                let _ = future.call_method0(py, "cancel");
+            });
+        }
+    }
+}
+
 /// A 500 for a request whose app failed before its head; the traceback
 /// goes to the log, not to the client.
 fn failed(id: u64, message: String) -> Response<Body> {
@@ -274,19 +299,19 @@ fn failed(id: u64, message: String) -> Response<Body> {
 
 /// Hands the request body to the app's `receive`, chunk by chunk as it
 /// arrives (a streamed body on a task of the worker's event loop).
-fn feed_body(exchange: Py<PyAny>, arrival: Arrival) {
-    match arrival {
-        Arrival::Empty => feed(&exchange, Some((Bytes::new(), false))),
-        Arrival::Whole(bytes) => feed(&exchange, Some((bytes, false))),
-        Arrival::Stream(mut streamed) => {
+fn feed_body(exchange: Py<PyAny>, body: Source) {
+    match body {
+        Source::None => feed(&exchange, Some((Bytes::new(), false))),
+        Source::Whole(bytes) => feed(&exchange, Some((bytes, false))),
+        Source::Chunks(mut chunks) => {
             tokio::task::spawn_local(async move {
                 loop {
-                    match streamed.next_chunk().await {
-                        Ok(Some(chunk)) => feed(&exchange, Some((chunk, true))),
-                        Ok(None) => break feed(&exchange, Some((Bytes::new(), false))),
+                    match chunks.recv().await {
+                        Some(Ok(chunk)) => feed(&exchange, Some((chunk, true))),
+                        None => break feed(&exchange, Some((Bytes::new(), false))),
                         // Over the limit or cut short: the app sees the
                         // client gone (http.disconnect).
-                        Err(_) => break feed(&exchange, None),
+                        Some(Err(_)) => break feed(&exchange, None),
                     }
                 }
             });

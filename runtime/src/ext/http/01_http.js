@@ -33,10 +33,11 @@ import {
   op_http_set_header,
   op_http_set_route,
   op_http_url,
-  op_http_wsgi_call,
-  op_http_wsgi_cancel,
+  op_http_mount_call,
+  op_http_mount_cancel,
   op_http_wsgi_mount,
-  op_http_wsgi_read,
+  op_http_asgi_mount,
+  op_http_mount_read,
   op_http_write,
 } from "ext:core/ops";
 
@@ -567,12 +568,13 @@ function setResponseHeader(request, name, value) {
 const NULL_BODY_STATUS = [101, 103, 204, 205, 304];
 
 /**
- * Hands `request` to the WSGI app mounted as `app` (an index from
- * op_http_wsgi_mount) and builds a Response of its answer. A request of
+ * Hands `request` to the Python app mounted as `app` (an index from
+ * op_http_wsgi_mount or op_http_asgi_mount) and builds a Response of its
+ * answer. A request of
  * this server goes over as it came (its body unread, streamed if large);
  * any other Request is read here first.
  */
-async function callWsgi(app, request) {
+async function callMounted(app, request) {
   const id = request[requestId];
   let head = null;
   let body = null;
@@ -581,7 +583,7 @@ async function callWsgi(app, request) {
     if (request.body !== null) body = new Uint8Array(await request.arrayBuffer());
   } else if (request.bodyUsed) {
     throw new TypeError(
-      "the request body was already read before reaching the WSGI app; a mounted app needs the whole body",
+      "the request body was already read before reaching the Python app; a mounted app needs the whole body",
     );
   } else if (op_http_body_kind(id) === BODY_NONE && request.body !== null) {
     // A small body the server read whole and the Request already holds.
@@ -594,7 +596,7 @@ async function callWsgi(app, request) {
   request.signal?.addEventListener("abort", stop, { once: true });
   let answer;
   try {
-    answer = await op_http_wsgi_call(typeof id === "number" ? id : 0, app, head, body, cancel);
+    answer = await op_http_mount_call(typeof id === "number" ? id : 0, app, head, body, cancel);
   } finally {
     request.signal?.removeEventListener("abort", stop);
     core.tryClose(cancel);
@@ -605,12 +607,12 @@ async function callWsgi(app, request) {
     content = new ReadableStream({
       type: "bytes",
       async pull(controller) {
-        const chunk = await op_http_wsgi_read(token);
+        const chunk = await op_http_mount_read(token);
         if (chunk === null) controller.close();
         else controller.enqueue(chunk);
       },
       cancel() {
-        op_http_wsgi_cancel(token);
+        op_http_mount_cancel(token);
       },
     });
   }
@@ -620,7 +622,8 @@ async function callWsgi(app, request) {
 
 globalThis[Symbol.for("tandem.http")] = {
   wsgiMount: op_http_wsgi_mount,
-  callWsgi,
+  asgiMount: op_http_asgi_mount,
+  callMounted,
   serve,
   serveModule,
   resume,

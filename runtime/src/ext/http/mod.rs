@@ -12,7 +12,7 @@ mod error;
 mod rate_limit;
 mod request;
 mod respond;
-mod wsgi;
+mod mount;
 
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -23,11 +23,11 @@ use serde::Deserialize;
 
 use crate::exchange::queue::RequestQueue;
 pub(crate) use error::HttpError;
-pub(crate) use wsgi::MountSettings;
+pub(crate) use mount::MountSettings;
 use rate_limit::op_http_rate_limit;
 use request::*;
 use respond::*;
-use wsgi::*;
+use mount::*;
 
 /// Options a script passed to `serve()`; the command line fills the gaps.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,9 +69,10 @@ deno_core::extension!(
         op_http_close,
         op_http_rate_limit,
         op_http_wsgi_mount,
-        op_http_wsgi_call,
-        op_http_wsgi_read,
-        op_http_wsgi_cancel,
+        op_http_asgi_mount,
+        op_http_mount_call,
+        op_http_mount_read,
+        op_http_mount_cancel,
     ],
 );
 

@@ -1,11 +1,12 @@
-//! WSGI apps mounted under a path of a TypeScript router
-//! (`wsgi(app, { prefix })` in `tandem:http`).
+//! Python apps mounted under a path of a TypeScript router: WSGI
+//! (`wsgi(app, { prefix })` in `tandem:http`) and ASGI (`asgi(app, ...)`).
 //!
-//! The request goes to the process's WSGI thread pool as it came from the
-//! server: its head is copied out of the in-flight request and its body
-//! handed over untouched (a streamed body stays streamed). The answer comes
-//! back to JavaScript as status, headers and either the whole body or a
-//! token to read it by, so the router's middleware sees a normal Response.
+//! The request goes to the app as it came from the server: its head is
+//! copied out of the in-flight request and its body handed over untouched
+//! (a streamed body stays streamed). A WSGI app runs on the process's WSGI
+//! thread pool, an ASGI app on its asyncio loop. The answer comes back to
+//! JavaScript as status, headers and either the whole body or a token to
+//! read it by, so the router's middleware sees a normal Response.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use pyo3::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{queue_of, HttpError};
+use crate::exchange::answer::Deadline;
 use crate::exchange::body::Body;
 use crate::exchange::queue::RequestBody;
 use crate::exchange::request_body::BodyLimit;
@@ -47,12 +49,19 @@ impl Default for MountSettings {
     }
 }
 
+/// A mounted app of either kind.
+#[derive(Clone)]
+enum Mounted {
+    Wsgi(Arc<App>),
+    Asgi(Arc<crate::asgi::App>),
+}
+
 /// This isolate's mounted apps (by the index JS holds) and the response
 /// bodies JS is reading.
 #[derive(Default)]
 struct Mounts {
-    /// Each app with its prefix (SCRIPT_NAME).
-    apps: Vec<(Arc<App>, Arc<str>)>,
+    /// Each app with its prefix (SCRIPT_NAME, or the ASGI root_path).
+    apps: Vec<(Mounted, Arc<str>)>,
     bodies: HashMap<u32, Body>,
     next_body: u32,
 }
@@ -74,26 +83,61 @@ pub(super) fn op_http_wsgi_mount(
     app: v8::Local<'_, v8::Value>,
     #[string] prefix: String,
 ) -> Result<u32, HttpError> {
+    let hint = "wsgi(app): app must be a Python WSGI application (e.g. `import { app } from \"./app.py\"` for a \
+                Flask app named app)";
+    let (callable, settings) = python_app(scope, app, "wsgi(app)", hint)?;
+    let app = Python::attach(|py| App::new(py, callable, &settings.facts, settings.threads))
+        .map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
+    let state = deno_core::JsRuntime::op_state_from(scope);
+    Ok(add_mount(&state, Mounted::Wsgi(Arc::new(app)), prefix))
+}
+
+/// Prepares `app` (a Python ASGI 3 callable) to serve under `prefix`, runs
+/// its lifespan startup, and returns the index JS calls it by.
+#[op2(fast)]
+#[smi]
+pub(super) fn op_http_asgi_mount(
+    scope: &mut v8::PinScope<'_, '_>,
+    app: v8::Local<'_, v8::Value>,
+    #[string] prefix: String,
+) -> Result<u32, HttpError> {
+    let hint = "asgi(app): app must be a Python ASGI application (e.g. `import { app } from \"./api.py\"` for a \
+                FastAPI app named app)";
+    let (callable, settings) = python_app(scope, app, "asgi(app)", hint)?;
+    let app = Python::attach(|py| crate::asgi::App::new(py, callable, settings.facts.clone()))
+        .map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
+    // Its startup runs now, on the first request to it: blocking this
+    // isolate until the app is ready, as a server's start would.
+    app.startup(std::time::Duration::from_secs(60)).map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
+    let state = deno_core::JsRuntime::op_state_from(scope);
+    Ok(add_mount(&state, Mounted::Asgi(Arc::new(app)), prefix))
+}
+
+/// The Python callable JS passed as `app`, and the server's settings.
+fn python_app(
+    scope: &mut v8::PinScope<'_, '_>,
+    app: v8::Local<'_, v8::Value>,
+    what: &str,
+    hint: &str,
+) -> Result<(Py<PyAny>, MountSettings), HttpError> {
     let bridge = Bridge::from_isolate(scope);
     let state = deno_core::JsRuntime::op_state_from(scope);
     let settings = state.borrow().try_borrow::<MountSettings>().cloned().unwrap_or_default();
-    let app = Python::attach(|py| {
-        let object = ToPy::new(py, &bridge)
-            .convert(scope, app)
-            .map_err(|e| HttpError::WsgiUsage(e.describe("wsgi(app)")))?;
+    let callable = Python::attach(|py| {
+        let object = ToPy::new(py, &bridge).convert(scope, app).map_err(|e| HttpError::WsgiUsage(e.describe(what)))?;
         if !object.is_callable() {
-            return Err(HttpError::WsgiUsage(
-                "wsgi(app): app must be a Python WSGI application (e.g. `import { app } from \"./app.py\"` \
-                 for a Flask app named app)"
-                    .into(),
-            ));
+            return Err(HttpError::WsgiUsage(hint.into()));
         }
-        App::new(py, object.unbind(), &settings.facts, settings.threads).map_err(|e| HttpError::WsgiUsage(e.to_string()))
+        Ok(object.unbind())
     })?;
+    Ok((callable, settings))
+}
+
+fn add_mount(state: &RefCell<OpState>, app: Mounted, prefix: String) -> u32 {
     let mut state = state.borrow_mut();
     let mounts = mounts(&mut state);
-    mounts.apps.push((Arc::new(app), Arc::from(prefix)));
-    Ok((mounts.apps.len() - 1) as u32)
+    mounts.apps.push((app, Arc::from(prefix)));
+    (mounts.apps.len() - 1) as u32
 }
 
 /// The head of a request that did not come from this server
@@ -102,7 +146,7 @@ pub(super) fn op_http_wsgi_mount(
 pub(super) struct Head(String, String, Vec<(ByteString, ByteString)>);
 
 /// A WSGI app's response: the body whole, or a token for
-/// `op_http_wsgi_read` (0 when whole).
+/// `op_http_mount_read` (0 when whole).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct Answer {
@@ -117,7 +161,7 @@ pub(super) struct Answer {
 /// the request's body (JS held it already).
 #[op2]
 #[serde]
-pub(super) async fn op_http_wsgi_call(
+pub(super) async fn op_http_mount_call(
     state: Rc<RefCell<OpState>>,
     #[smi] id: u32,
     #[smi] app: u32,
@@ -127,37 +171,40 @@ pub(super) async fn op_http_wsgi_call(
 ) -> Result<Answer, HttpError> {
     let cancel = state.borrow().resource_table.get::<CancelHandle>(cancel).ok();
     let mounted = mounts(&mut state.borrow_mut()).apps.get(app as usize).cloned();
-    let (app, script_name) =
-        mounted.ok_or_else(|| HttpError::Wsgi(format!("no WSGI app is mounted with index {app}")))?;
+    let (app, prefix) =
+        mounted.ok_or_else(|| HttpError::Wsgi(format!("no Python app is mounted with index {app}")))?;
     // A body JS passes (one it already held) replaces the server's.
-    let given = body.map(|b| Source::Whole(Bytes::from(b.to_vec())));
-    let request = match head {
+    let given = body.map(|b| Bytes::from(b.to_vec()));
+    let (parts, body, remote, limit) = match head {
         None => {
-            let mut request = take_request(&state.borrow(), id, script_name)?;
-            if let Some(given) = given {
-                request.body = given;
-            }
-            request
+            let (parts, body, remote, limit) = take_request(&state.borrow(), id)?;
+            (parts, given.map(Source::Whole).unwrap_or(body), remote, limit)
         }
-        Some(head) => crate::wsgi::Request {
-            parts: parts_of(head)?,
-            body: given.unwrap_or(Source::None),
-            remote: SocketAddr::from(([0, 0, 0, 0], 0)),
-            script_name,
-            limit: BodyLimit::none(),
-        },
+        Some(head) => (parts_of(head)?, given.map(Source::Whole).unwrap_or(Source::None), SocketAddr::from(([0, 0, 0, 0], 0)), BodyLimit::none()),
     };
-    // Cancelled, the call's future drops, and with it the submitted job,
-    // which stops the app's Python (crate::wsgi::Submitted).
-    let reply = app.submit(request).response();
+    // Cancelled, the call's future drops, and with it the app's work: a
+    // WSGI job is stopped (crate::wsgi::Submitted), an ASGI task cancelled.
+    let reply = async {
+        match app {
+            Mounted::Wsgi(app) => {
+                let request = crate::wsgi::Request { parts, body, remote, script_name: prefix, limit };
+                app.submit(request).response().await.map_err(|_| HttpError::Wsgi("the WSGI call ended without a response".into()))
+            }
+            Mounted::Asgi(app) => {
+                // The script server's own deadline and the abort signal
+                // bound this call; the ASGI one only needs to be later.
+                let deadline = Deadline::after(std::time::Duration::from_secs(365 * 24 * 3600));
+                Ok(app.respond(parts, body, remote, &prefix, deadline, u64::from(id)).await)
+            }
+        }
+    };
     let response = match cancel {
         Some(cancel) => reply
             .or_cancel(cancel)
             .await
-            .map_err(|_| HttpError::Wsgi("the request was aborted before the WSGI app answered".into()))?,
+            .map_err(|_| HttpError::Wsgi("the request was aborted before the Python app answered".into()))?,
         None => reply.await,
-    }
-    .map_err(|_| HttpError::Wsgi("the WSGI call ended without a response".into()))?;
+    }?;
     let (head, body) = response.into_parts();
     let headers = head
         .headers
@@ -177,9 +224,9 @@ pub(super) async fn op_http_wsgi_call(
     Ok(Answer { status: head.status.as_u16(), headers, body, stream })
 }
 
-/// In-flight request `id` of this server as a WSGI request; the body is
+/// In-flight request `id` of this server, for a mounted app; the body is
 /// handed over as it is (streamed when the server streams it).
-fn take_request(state: &OpState, id: u32, script_name: Arc<str>) -> Result<crate::wsgi::Request, HttpError> {
+fn take_request(state: &OpState, id: u32) -> Result<(Parts, Source, SocketAddr, BodyLimit), HttpError> {
     let (parts, body, remote) = queue_of(state)?.with(id, |r| (r.parts.clone(), r.body.take(), r.remote))?;
     let (body, limit) = match body {
         None | Some(RequestBody::None) => (Source::None, BodyLimit::none()),
@@ -190,13 +237,13 @@ fn take_request(state: &OpState, id: u32, script_name: Arc<str>) -> Result<crate
         }
         Some(RequestBody::Streaming(_)) => {
             return Err(HttpError::Wsgi(
-                "the request body was partly read before reaching the WSGI app; \
+                "the request body was partly read before reaching the Python app; \
                  a mounted app needs the whole body (do not read it in middleware)"
                     .into(),
             ))
         }
     };
-    Ok(crate::wsgi::Request { parts, body, remote, script_name, limit })
+    Ok((parts, body, remote, limit))
 }
 
 fn parts_of(Head(method, url, headers): Head) -> Result<Parts, HttpError> {
@@ -218,7 +265,7 @@ fn parts_of(Head(method, url, headers): Head) -> Result<Parts, HttpError> {
 /// The next chunk of a streamed WSGI response body; null at its end.
 #[op2]
 #[serde]
-pub(super) async fn op_http_wsgi_read(
+pub(super) async fn op_http_mount_read(
     state: Rc<RefCell<OpState>>,
     #[smi] token: u32,
 ) -> Result<Option<ToJsBuffer>, HttpError> {
@@ -241,6 +288,6 @@ pub(super) async fn op_http_wsgi_read(
 /// JS stopped reading a streamed body (the client went away): dropping it
 /// makes the app's iterable close.
 #[op2(fast)]
-pub(super) fn op_http_wsgi_cancel(state: &mut OpState, #[smi] token: u32) {
+pub(super) fn op_http_mount_cancel(state: &mut OpState, #[smi] token: u32) {
     mounts(state).bodies.remove(&token);
 }
