@@ -22,12 +22,16 @@ ASGI = {"version": "3.0", "spec_version": "2.3"}
 _SENT, _FULL, _CLOSED = 0, 1, 2
 
 
-def start(app, scope, sink):
+def start(app, scope, sink, body):
     """Runs ``app`` for one request on the loop; returns the ``Exchange``
-    (its ``feed``/``disconnect`` take the body) and the concurrent future
-    of the run (cancelled when the request's deadline passes)."""
+    and the concurrent future of the run (cancelled when the request's
+    deadline passes). ``body`` is the whole request body, or None when it
+    is streamed: then ``feed``/``disconnect`` bring it."""
     loop = _event_loop()
     exchange = Exchange(loop, sink)
+    if body is not None:
+        # Given here, the body costs no second hop to the loop.
+        exchange.chunks.put_nowait((body, False))
     future = asyncio.run_coroutine_threadsafe(exchange.run(app, scope), loop)
     return exchange, future
 

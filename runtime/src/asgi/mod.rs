@@ -198,7 +198,12 @@ impl App {
         let started = Python::attach(|py| -> PyResult<(Py<PyAny>, Py<PyAny>)> {
             let scope = self.scope(py, &parts, remote, root_path)?;
             let sink = Py::new(py, sink)?;
-            self.start.call1(py, (&self.callable, scope, sink))?.extract(py)
+            let whole = match &body {
+                Source::None => Some(PyBytes::new(py, b"")),
+                Source::Whole(bytes) => Some(PyBytes::new(py, bytes)),
+                Source::Chunks(_) => None,
+            };
+            self.start.call1(py, (&self.callable, scope, sink, whole))?.extract(py)
         });
         let (exchange, future) = match started {
             Ok(started) => started,
@@ -297,12 +302,12 @@ fn failed(id: u64, message: String) -> Response<Body> {
     answer::request_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", id)
 }
 
-/// Hands the request body to the app's `receive`, chunk by chunk as it
-/// arrives (a streamed body on a task of the worker's event loop).
+/// Hands a streamed request body to the app's `receive`, chunk by chunk
+/// as it arrives, on a task of the worker's event loop.
 fn feed_body(exchange: Py<PyAny>, body: Source) {
     match body {
-        Source::None => feed(&exchange, Some((Bytes::new(), false))),
-        Source::Whole(bytes) => feed(&exchange, Some((bytes, false))),
+        // `start` was given these already.
+        Source::None | Source::Whole(_) => {}
         Source::Chunks(mut chunks) => {
             tokio::task::spawn_local(async move {
                 loop {

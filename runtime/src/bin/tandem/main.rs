@@ -64,7 +64,7 @@ struct RunArgs {
     /// Interface to listen on [default: 127.0.0.1].
     #[arg(long, env = "TANDEM_HOST")]
     host: Option<String>,
-    /// Isolate threads per process, each loading the module [default: number of CPUs divided by --processes].
+    /// Isolate threads per process, each loading the module [default: number of CPUs divided by --processes; 1 for --asgi].
     #[arg(long, env = "TANDEM_WORKERS")]
     workers: Option<usize>,
     /// Server processes accepting from one socket, each with its own
@@ -160,7 +160,11 @@ struct RunArgs {
 impl RunArgs {
     fn server_options(&self) -> anyhow::Result<ServerOptions> {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let workers = self.workers.unwrap_or((cpus / self.processes.max(1)).max(1));
+        // An ASGI app runs on one asyncio thread per process: one hyper
+        // thread keeps up with it, and more only fight it for the GIL
+        // (measured in benches/asgi: 1 worker served 1.5x what 2 did).
+        let default = if self.asgi { 1 } else { (cpus / self.processes.max(1)).max(1) };
+        let workers = self.workers.unwrap_or(default);
         anyhow::ensure!(workers >= 1, "--workers must be at least 1");
         let path = |p: &str| (!p.is_empty()).then(|| p.to_string());
         Ok(ServerOptions {
