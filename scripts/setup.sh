@@ -31,7 +31,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import numpy, sklearn, onnxruntime, skl2onnx, PIL, flask, kubernetes_validate, fastapi, uvicorn, granian" >/dev/null 2>&1 \
+if ! .venv/bin/python -c "import numpy, sklearn, onnxruntime, skl2onnx, PIL, flask, kubernetes_validate, fastapi, python_multipart, uvicorn, granian" >/dev/null 2>&1 \
     || [ ! -x .venv/bin/hadolint ]; then
   echo "setup: installing Python packages from requirements.txt" >&2
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt

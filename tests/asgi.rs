@@ -1,4 +1,4 @@
-//! `tandem run --asgi`: FastAPI and a bare ASGI callable served by the
+//! `tandem run --asgi`: FastAPI, Starlette and a bare ASGI callable served by the
 //! real binary over loopback: routes, FastAPI's validation errors and
 //! exception handlers, request bodies streamed in, responses streamed out,
 //! background tasks, lifespan state and shutdown, the handler deadline
@@ -153,4 +153,25 @@ fn a_fastapi_app_mounted_in_a_router_serves_beside_typescript_routes() {
     assert_eq!((r.status, r.body.as_str()), (200, "line 0\nline 1\n"));
     assert_eq!(server.get("/api/missing").status, 404);
     assert_eq!(server.get("/elsewhere").status, 404);
+}
+
+#[test]
+fn a_starlette_app_routes_reads_forms_streams_and_runs_background_tasks() {
+    let server = Server::start(&["--asgi"], "tests/asgi/starlette_app.py");
+    assert_eq!(server.get("/").body, "hello from lifespan");
+    let r = server.get("/users/ada?page=2");
+    assert_eq!(r.json(), serde_json::json!({"name": "ada", "page": "2"}));
+    let r = request(
+        server.port,
+        b"POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\nConnection: close\r\n\r\na=1&b=two+words",
+    );
+    assert_eq!(r.json(), serde_json::json!({"a": "1", "b": "two words"}), "{}", r.body);
+    assert_eq!(server.get("/countdown").body, "3\n2\n1\n");
+    assert_eq!(server.get("/nowhere").status, 404);
+    assert_eq!(server.post("/later", "").json()["accepted"], true);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while server.get("/done").json()["done"] != serde_json::json!(["ran"]) {
+        assert!(std::time::Instant::now() < deadline, "the background task did not run");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
