@@ -24,6 +24,8 @@ mod transpile;
 const DENO_EXTENSION_CRATES: &[&str] = &["deno_webidl", "deno_web", "deno_net", "deno_fetch", "deno_websocket"];
 
 fn main() {
+    // Py_3_12-style cfgs, for the str layout python/text.rs reads.
+    pyo3_build_config::use_pyo3_cfgs();
     let config = pyo3_build_config::get();
     if let Some(dir) = config.lib_dir() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");

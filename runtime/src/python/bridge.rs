@@ -49,10 +49,6 @@ pub(crate) struct Bridge {
     pub(crate) error_sentinel: RefCell<Option<v8::Global<v8::Value>>>,
     /// The key under which proxies expose their handle id.
     pub(crate) handle_key: RefCell<Option<v8::Global<v8::Symbol>>>,
-    /// `(string) => Uint16Array` and back: how a string with a lone
-    /// surrogate crosses (python/text.rs).
-    pub(crate) units_of: RefCell<Option<v8::Global<v8::Function>>>,
-    pub(crate) from_units: RefCell<Option<v8::Global<v8::Function>>>,
     pub(crate) pending_error: RefCell<Option<PendingError>>,
     /// Batching queues of the `@tandem.batch` functions JS holds, by the
     /// index their JS functions carry.

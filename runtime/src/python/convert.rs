@@ -22,6 +22,10 @@ use super::text;
 /// Containers nested deeper than this are refused rather than overflowing
 /// the stack.
 const MAX_DEPTH: usize = 512;
+/// JS → Python: a value nested deeper than this is converted again with
+/// cycle detection. Below it only the depth is counted, since keeping the
+/// path of objects costs more than the rest of a small value's conversion.
+const CHECKED_DEPTH: usize = 64;
 /// Integers beyond ±2^53 are not exact as JS numbers and become BigInt.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
@@ -31,11 +35,14 @@ pub(crate) struct ConvertError {
     message: String,
     /// Path segments, innermost first (they are pushed while unwinding).
     path: Vec<String>,
+    /// Raised past [`CHECKED_DEPTH`] by the unchecked pass: convert again,
+    /// checking for cycles.
+    check_again: bool,
 }
 
 impl ConvertError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), path: Vec::new() }
+        Self { message: message.into(), path: Vec::new(), check_again: false }
     }
 
     pub(crate) fn at(mut self, segment: String) -> Self {
@@ -81,23 +88,44 @@ pub(crate) fn key_segment(key: &str) -> String {
 pub(crate) struct ToPy<'a, 'py> {
     py: Python<'py>,
     bridge: &'a Bridge,
-    /// Objects on the current path, to turn cycles into an error.
-    path: Vec<v8::Global<v8::Object>>,
+    /// How many containers deep the walk is.
+    depth: usize,
+    /// Objects on the current path, to turn cycles into an error; kept only
+    /// when a value is converted again past [`CHECKED_DEPTH`].
+    path: Option<Vec<v8::Global<v8::Object>>>,
 }
 
 impl<'a, 'py> ToPy<'a, 'py> {
     pub(crate) fn new(py: Python<'py>, bridge: &'a Bridge) -> Self {
-        Self { py, bridge, path: Vec::new() }
+        Self { py, bridge, depth: 0, path: None }
     }
 
+    /// Converts one value (an argument, a keyword-arguments object).
     pub(crate) fn convert(
+        &mut self,
+        scope: &mut v8::PinScope<'_, '_>,
+        value: v8::Local<'_, v8::Value>,
+    ) -> Result<Bound<'py, PyAny>, ConvertError> {
+        match self.value(scope, value) {
+            Err(e) if e.check_again => {
+                self.depth = 0;
+                self.path = Some(Vec::new());
+                let result = self.value(scope, value);
+                self.path = None;
+                result
+            }
+            result => result,
+        }
+    }
+
+    fn value(
         &mut self,
         scope: &mut v8::PinScope<'_, '_>,
         value: v8::Local<'_, v8::Value>,
     ) -> Result<Bound<'py, PyAny>, ConvertError> {
         let py = self.py;
         if value.is_string() {
-            return Ok(text::js_to_py(py, self.bridge, scope, value, false).into_any());
+            return Ok(text::js_to_py(py, scope, value)?.into_any());
         }
         if value.is_number() {
             return Ok(number_to_py(py, value.number_value(scope).unwrap_or(f64::NAN)));
@@ -170,27 +198,40 @@ impl<'a, 'py> ToPy<'a, 'py> {
         self.bridge.handles.get(self.py, id)
     }
 
-    /// Runs `f` with `obj` pushed on the cycle-detection path.
+    /// Runs `f` one level deeper, with `obj` on the cycle-detection path
+    /// when there is one.
     fn guarded(
         &mut self,
         scope: &mut v8::PinScope<'_, '_>,
         obj: v8::Local<'_, v8::Object>,
         f: impl FnOnce(&mut Self, &mut v8::PinScope<'_, '_>, v8::Local<'_, v8::Object>) -> Result<Bound<'py, PyAny>, ConvertError>,
     ) -> Result<Bound<'py, PyAny>, ConvertError> {
-        for seen in &self.path {
-            let seen = v8::Local::new(scope, seen);
-            if seen.strict_equals(obj.into()) {
-                return Err(ConvertError::new(
-                    "the value contains a cycle (an object that contains itself); Python needs a tree",
-                ));
+        match &mut self.path {
+            None if self.depth >= CHECKED_DEPTH => {
+                return Err(ConvertError { check_again: true, ..ConvertError::new("nested deeply") });
+            }
+            None => {}
+            Some(path) => {
+                for seen in path.iter() {
+                    let seen = v8::Local::new(scope, seen);
+                    if seen.strict_equals(obj.into()) {
+                        return Err(ConvertError::new(
+                            "the value contains a cycle (an object that contains itself); Python needs a tree",
+                        ));
+                    }
+                }
+                if path.len() >= MAX_DEPTH {
+                    return Err(ConvertError::new(format!("the value is nested deeper than {MAX_DEPTH} levels")));
+                }
+                path.push(v8::Global::new(scope, obj));
             }
         }
-        if self.path.len() >= MAX_DEPTH {
-            return Err(ConvertError::new(format!("the value is nested deeper than {MAX_DEPTH} levels")));
-        }
-        self.path.push(v8::Global::new(scope, obj));
+        self.depth += 1;
         let result = f(self, scope, obj);
-        self.path.pop();
+        self.depth -= 1;
+        if let Some(path) = &mut self.path {
+            path.pop();
+        }
         result
     }
 
@@ -203,7 +244,7 @@ impl<'a, 'py> ToPy<'a, 'py> {
         let list = PyList::empty(self.py);
         for i in 0..len {
             let item = array.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
-            let item = self.convert(scope, item).map_err(|e| e.at(format!("[{i}]")))?;
+            let item = self.value(scope, item).map_err(|e| e.at(format!("[{i}]")))?;
             list.append(item)?;
         }
         Ok(list.into_any())
@@ -220,10 +261,12 @@ impl<'a, 'py> ToPy<'a, 'py> {
         };
         for i in 0..keys.length() {
             let Some(key) = keys.get_index(scope, i) else { continue };
-            let key_py = text::js_to_py(self.py, self.bridge, scope, key, true);
+            // Index keys may come as numbers.
+            let key_str = if key.is_string() { key } else { key.to_string(scope).map_or(key, Into::into) };
+            let key_py = text::js_to_py(self.py, scope, key_str)?;
             let value = obj.get(scope, key).unwrap_or_else(|| v8::undefined(scope).into());
             let value = self
-                .convert(scope, value)
+                .value(scope, value)
                 .map_err(|e| e.at(key_segment(&key.to_rust_string_lossy(scope))))?;
             dict.set_item(key_py, value)?;
         }
@@ -358,7 +401,7 @@ impl<'a> ToJs<'a> {
         }
         // Exact types first: they are the common case and cheapest to test.
         if let Ok(s) = obj.cast_exact::<PyString>() {
-            return text::py_to_js(self.bridge, scope, s);
+            return text::py_to_js(scope, s);
         }
         if let Ok(b) = obj.cast_exact::<PyBool>() {
             return Ok(v8::Boolean::new(scope, b.is_true()).into());
@@ -414,7 +457,7 @@ impl<'a> ToJs<'a> {
             return Ok(v8::Number::new(scope, f.value()).into());
         }
         if let Ok(s) = obj.cast::<PyString>() {
-            return text::py_to_js(self.bridge, scope, s);
+            return text::py_to_js(scope, s);
         }
         if let Ok(d) = obj.cast::<PyDict>() {
             return self.guarded(obj, |this| this.dict_to_js(scope, d));
@@ -519,7 +562,7 @@ impl<'a> ToJs<'a> {
         let out = v8::Object::new(scope);
         for (key, value) in dict.iter() {
             let key_js: v8::Local<v8::Value> = if let Ok(s) = key.cast::<PyString>() {
-                text::py_to_js(self.bridge, scope, s)?
+                text::py_to_js(scope, s)?
             } else if key.is_instance_of::<PyInt>() && !key.is_instance_of::<PyBool>() {
                 string_to_js(scope, &key.str()?.to_cow()?)?
             } else {

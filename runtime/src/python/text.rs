@@ -1,90 +1,135 @@
-//! Strings between the engines. A JavaScript string is UTF-16 and may hold
-//! a lone surrogate; a Python `str` is code points and may hold one too
-//! (as `'\ud800'`). UTF-8, the fast path in both directions, cannot, so a
-//! string with a lone surrogate crosses as its UTF-16 code units instead,
-//! read and written by two small JS helpers (`unitsOf`/`fromUnits` in
-//! ext/py_proxy/01_py_proxy.js). The helpers, not the engine's native
-//! string API, because the QuickJS engine's adapter reads and writes every
-//! native string as UTF-8 beneath that API and would lose the surrogate.
+//! Strings between the engines, exact and in one pass. A JavaScript string
+//! is Latin-1 bytes or UTF-16 units and may hold a lone surrogate; a Python
+//! `str` is code points (stored 1, 2 or 4 bytes wide) and may hold one too,
+//! as `'\ud800'`. Each side's storage is read in place: no UTF-8 in between,
+//! which could not carry a lone surrogate and would cost a transcoding each
+//! way.
+
+use std::os::raw::c_char;
 
 use deno_core::v8;
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::PyString;
 
-use super::bridge::Bridge;
-use super::convert::{string_to_js, ConvertError};
+use super::convert::ConvertError;
 
-/// A JavaScript string as a Python `str`; `intern` for dict keys.
+/// A JavaScript string as a Python `str`.
 pub(crate) fn js_to_py<'py>(
     py: Python<'py>,
-    bridge: &Bridge,
     scope: &mut v8::PinScope<'_, '_>,
     value: v8::Local<'_, v8::Value>,
-    intern: bool,
-) -> Bound<'py, PyString> {
-    let text = value.to_rust_string_lossy(scope);
-    // The lossy conversion writes U+FFFD for a lone surrogate, so only a
-    // string holding U+FFFD is read again, as UTF-16.
-    if text.contains('\u{FFFD}') {
-        if let Some(exact) = with_lone_surrogates(py, bridge, scope, value) {
-            return exact;
+) -> PyResult<Bound<'py, PyString>> {
+    let string = value.cast::<v8::String>();
+    let view = v8::ValueView::new(scope, string);
+    // SAFETY: the pointers and lengths come from slices that live as long
+    // as `view`, and CPython copies the characters into the new object.
+    let raw = unsafe {
+        match view.data() {
+            // Latin-1 bytes are exactly the code points U+0000..U+00FF.
+            v8::ValueViewData::OneByte(bytes) => ffi::PyUnicode_FromKindAndData(
+                ffi::PyUnicode_1BYTE_KIND as _,
+                bytes.as_ptr().cast(),
+                bytes.len() as ffi::Py_ssize_t,
+            ),
+            // "surrogatepass" keeps a lone surrogate as the code point it is.
+            v8::ValueViewData::TwoByte(units) => {
+                let mut little_endian: i32 = -1;
+                ffi::PyUnicode_DecodeUTF16(
+                    units.as_ptr().cast::<c_char>(),
+                    (units.len() * 2) as ffi::Py_ssize_t,
+                    c"surrogatepass".as_ptr(),
+                    &mut little_endian,
+                )
+            }
         }
-    }
-    if intern {
-        PyString::intern(py, &text)
-    } else {
-        PyString::new(py, &text)
-    }
-}
-
-/// The string as Python code points, if it holds a lone surrogate.
-fn with_lone_surrogates<'py>(
-    py: Python<'py>,
-    bridge: &Bridge,
-    scope: &mut v8::PinScope<'_, '_>,
-    value: v8::Local<'_, v8::Value>,
-) -> Option<Bound<'py, PyString>> {
-    let units_of = bridge.units_of.borrow().as_ref().map(|f| v8::Local::new(scope, f))?;
-    let recv = v8::undefined(scope).into();
-    let units = units_of.call(scope, recv, &[value])?;
-    let units = v8::Local::<v8::ArrayBufferView>::try_from(units).ok()?;
-    let mut bytes = vec![0u8; units.byte_length()];
-    units.copy_contents(&mut bytes);
-    let code_units = bytes.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]]));
-    if char::decode_utf16(code_units).all(|c| c.is_ok()) {
-        return None; // a real U+FFFD
-    }
-    let decoded = PyBytes::new(py, &bytes).call_method1("decode", ("utf-16-le", "surrogatepass")).ok()?;
-    decoded.cast_into::<PyString>().ok()
+    };
+    // SAFETY: `raw` is a new reference to a str, or null with a Python
+    // error set.
+    unsafe { Bound::from_owned_ptr_or_err(py, raw).map(|s| s.cast_into_unchecked()) }
 }
 
 /// A Python `str` as a JavaScript string.
+#[cfg(not(Py_3_14))]
 pub(crate) fn py_to_js<'s>(
-    bridge: &Bridge,
     scope: &mut v8::PinScope<'s, '_>,
     s: &Bound<'_, PyString>,
 ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
-    match s.to_cow() {
-        Ok(text) => string_to_js(scope, &text),
-        // Only a lone surrogate makes a str unencodable as UTF-8.
+    let ptr = s.as_ptr();
+    // SAFETY: `s` is a live str (we hold the GIL); since Python 3.12 every
+    // str is in the canonical compact form these macros read, and 3.11
+    // makes it canonical with PyUnicode_READY, called first. `data` holds
+    // `len` characters of `kind` bytes each.
+    let string = unsafe {
+        #[cfg(not(Py_3_12))]
+        if ffi::PyUnicode_READY(ptr) != 0 {
+            return Err(PyErr::fetch(s.py()).into());
+        }
+        let len = ffi::PyUnicode_GET_LENGTH(ptr) as usize;
+        let data = ffi::PyUnicode_DATA(ptr);
+        match ffi::PyUnicode_KIND(ptr) {
+            ffi::PyUnicode_1BYTE_KIND => {
+                let bytes = std::slice::from_raw_parts(data as *const u8, len);
+                v8::String::new_from_one_byte(scope, bytes, v8::NewStringType::Normal)
+            }
+            // Code points below U+10000 are their own UTF-16 unit, lone
+            // surrogates included.
+            ffi::PyUnicode_2BYTE_KIND => {
+                let units = std::slice::from_raw_parts(data as *const u16, len);
+                v8::String::new_from_two_byte(scope, units, v8::NewStringType::Normal)
+            }
+            _ => {
+                let points = std::slice::from_raw_parts(data as *const u32, len);
+                v8::String::new_from_two_byte(scope, &utf16_units(points), v8::NewStringType::Normal)
+            }
+        }
+    };
+    string.map(Into::into).ok_or_else(|| ConvertError::new("string too long for the JavaScript engine"))
+}
+
+/// A Python `str` as a JavaScript string, through its UTF-16 encoding
+/// (pyo3 does not expose the str layout for Python 3.14).
+#[cfg(Py_3_14)]
+pub(crate) fn py_to_js<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    s: &Bound<'_, PyString>,
+) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
+    let string = match s.to_str() {
+        Ok(text) => v8::String::new(scope, text),
         Err(_) => {
             let bytes = s.call_method1("encode", ("utf-16-le", "surrogatepass"))?;
-            let bytes = bytes.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec();
-            let len = bytes.len() / 2;
-            let from_units = bridge
-                .from_units
-                .borrow()
-                .as_ref()
-                .map(|f| v8::Local::new(scope, f))
-                .ok_or_else(|| ConvertError::new("the Python bridge is not initialised"))?;
-            let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared();
-            let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
-            let units = v8::Uint16Array::new(scope, buffer, 0, len)
-                .ok_or_else(|| ConvertError::new("string too long for the JavaScript engine"))?;
-            let recv = v8::undefined(scope).into();
-            from_units
-                .call(scope, recv, &[units.into()])
-                .ok_or_else(|| ConvertError::new("string too long for the JavaScript engine"))
+            let bytes = bytes.cast::<pyo3::types::PyBytes>().map_err(PyErr::from)?.as_bytes();
+            let units: Vec<u16> = bytes.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
+            v8::String::new_from_two_byte(scope, &units, v8::NewStringType::Normal)
         }
+    };
+    string.map(Into::into).ok_or_else(|| ConvertError::new("string too long for the JavaScript engine"))
+}
+
+/// UTF-16 units of code points: astral ones become surrogate pairs; a lone
+/// surrogate stays one unit.
+#[cfg(not(Py_3_14))]
+fn utf16_units(points: &[u32]) -> Vec<u16> {
+    let mut units = Vec::with_capacity(points.len() + points.len() / 2);
+    for &point in points {
+        if point >= 0x1_0000 {
+            let offset = point - 0x1_0000;
+            units.push(0xD800 | (offset >> 10) as u16);
+            units.push(0xDC00 | (offset & 0x3FF) as u16);
+        } else {
+            units.push(point as u16);
+        }
+    }
+    units
+}
+
+#[cfg(test)]
+#[cfg(not(Py_3_14))]
+mod tests {
+    use super::utf16_units;
+
+    #[test]
+    fn astral_code_points_become_pairs_and_lone_surrogates_stay() {
+        assert_eq!(utf16_units(&[0x61, 0x1F600, 0xD800]), vec![0x61, 0xD83D, 0xDE00, 0xD800]);
     }
 }

@@ -495,33 +495,7 @@ function wrap(id, kind, extra) {
   }
 }
 
-// A string holding a lone surrogate crosses as its UTF-16 code units
-// (python/text.rs), because an engine's native string API may go through
-// UTF-8, which cannot hold one. Captured now: user code may replace them.
-const charCodeAt = Function.prototype.call.bind(String.prototype.charCodeAt);
-const fromCharCode = String.fromCharCode;
-const subarray = Function.prototype.call.bind(
-  Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint16Array.prototype), "subarray").value,
-);
-const apply = Reflect.apply;
-
-function unitsOf(s) {
-  const units = new Uint16Array(s.length);
-  for (let i = 0; i < s.length; i++) units[i] = charCodeAt(s, i);
-  return units;
-}
-
-// In slices: an engine bounds how many arguments one call may take.
-function fromUnits(units) {
-  const SLICE = 8192;
-  let s = "";
-  for (let i = 0; i < units.length; i += SLICE) {
-    s += apply(fromCharCode, undefined, subarray(units, i, i + SLICE));
-  }
-  return s;
-}
-
-op_py_init(wrap, ERROR, HANDLE, unitsOf, fromUnits);
+op_py_init(wrap, ERROR, HANDLE);
 
 function isPyObject(value) {
   return (typeof value === "object" || typeof value === "function") &&

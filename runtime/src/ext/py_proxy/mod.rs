@@ -74,23 +74,18 @@ pub(crate) fn extension() -> deno_core::Extension {
     super::with_embedded_esm(tandem_py_proxy::init(), &ESM)
 }
 
-/// Called once by the glue: hands Rust the proxy factory, the sentinels and
-/// the UTF-16 string helpers (python/text.rs).
+/// Called once by the glue: hands Rust the proxy factory and the sentinels.
 #[op2(fast)]
 fn op_py_init(
     scope: &mut v8::PinScope<'_, '_>,
     wrap: v8::Local<'_, v8::Function>,
     error_sentinel: v8::Local<'_, v8::Value>,
     handle_key: v8::Local<'_, v8::Symbol>,
-    units_of: v8::Local<'_, v8::Function>,
-    from_units: v8::Local<'_, v8::Function>,
 ) {
     let bridge = Bridge::from_isolate(scope);
     *bridge.wrap.borrow_mut() = Some(v8::Global::new(scope, wrap));
     *bridge.error_sentinel.borrow_mut() = Some(v8::Global::new(scope, error_sentinel));
     *bridge.handle_key.borrow_mut() = Some(v8::Global::new(scope, handle_key));
-    *bridge.units_of.borrow_mut() = Some(v8::Global::new(scope, units_of));
-    *bridge.from_units.borrow_mut() = Some(v8::Global::new(scope, from_units));
 }
 
 /// Runs `f` holding the GIL, with this op's scope published for callbacks

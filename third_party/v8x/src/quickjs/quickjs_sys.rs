@@ -676,6 +676,15 @@ unsafe extern "C" {
   ) -> c_int;
 
   pub fn js_v82jsc_function_kind(v: JSValue) -> std::os::raw::c_int;
+  // Tandem patch (vendor/quickjs-ng/quickjs.c, TANDEM.md).
+  pub fn js_v82jsc_class_tag(v: JSValue) -> *const c_char;
+  pub fn js_v82jsc_string_chars(
+    v: JSValue,
+    data: *mut *const std::os::raw::c_void,
+    len: *mut u32,
+  ) -> std::os::raw::c_int;
+  pub fn JS_NewStringUTF16(ctx: *mut JSContext, buf: *const u16, len: usize) -> JSValue;
+  pub fn JS_ToString(ctx: *mut JSContext, val: JSValue) -> JSValue;
   pub fn v82jsc_adjust_function_line_number(
     func_obj: JSValue,
     line_delta: std::os::raw::c_int,

@@ -221,14 +221,13 @@ pub extern "C" fn v8__String__NewFromTwoByte(
     return ptr::null();
   }
 
-  let utf8: std::string::String = if data.is_null() || len == 0 {
-    std::string::String::new()
+  // Tandem patch: the units as they are, lone surrogates included (this
+  // went through a lossy UTF-8 conversion).
+  let v = if data.is_null() || len == 0 {
+    unsafe { JS_NewStringLen(ctx, c"".as_ptr(), 0) }
   } else {
-    let units = unsafe { std::slice::from_raw_parts(data, len) };
-    std::string::String::from_utf16_lossy(units)
+    unsafe { JS_NewStringUTF16(ctx, data, len) }
   };
-  let v =
-    unsafe { JS_NewStringLen(ctx, utf8.as_ptr() as *const c_char, utf8.len()) };
   if v.tag == JS_TAG_EXCEPTION {
     return ptr::null();
   }
@@ -704,8 +703,15 @@ pub extern "C" fn v8__String__NewFromOneByte(
   } else {
     unsafe { std::slice::from_raw_parts(data, len) }
   };
-  let utf8: std::string::String =
-    bytes.iter().map(|&b| b as ::std::primitive::char).collect();
+  // Tandem patch: ASCII is already UTF-8; only Latin-1 above 0x7F is
+  // transcoded (this built a String char by char for every string).
+  let latin1: std::string::String;
+  let utf8: &[u8] = if bytes.is_ascii() {
+    bytes
+  } else {
+    latin1 = bytes.iter().map(|&b| b as ::std::primitive::char).collect();
+    latin1.as_bytes()
+  };
   let v =
     unsafe { JS_NewStringLen(ctx, utf8.as_ptr() as *const c_char, utf8.len()) };
   if v.tag == JS_TAG_EXCEPTION {
@@ -721,18 +727,16 @@ pub extern "C" fn v8__String__Length(this: *const V8String) -> c_int {
   if ctx.is_null() || this.is_null() {
     return 0;
   }
+  // Tandem patch: the length in UTF-16 units, read from the string (this
+  // converted the whole string to UTF-8 and re-encoded it to count).
   let v = jsval_of(this);
-  let mut len: usize = 0;
-  let cstr = unsafe { JS_ToCStringLen(ctx, &mut len, v) };
-  if cstr.is_null() {
-    return 0;
+  if let Some((_, len, _)) = string_chars(v) {
+    return len as c_int;
   }
-  let bytes = unsafe { std::slice::from_raw_parts(cstr as *const u8, len) };
-  let count = std::string::String::from_utf8_lossy(bytes)
-    .encode_utf16()
-    .count();
-  unsafe { JS_FreeCString(ctx, cstr) };
-  count as c_int
+  let flat = unsafe { JS_ToString(ctx, v) };
+  let len = string_chars(flat).map_or(0, |(_, len, _)| len);
+  unsafe { JS_FreeValue(ctx, flat) };
+  len as c_int
 }
 
 #[repr(C)]
@@ -740,6 +744,10 @@ pub(super) struct ViewState {
   data: *mut c_void,
   len: usize,
   is_one_byte: bool,
+  /// Tandem patch: whether `data` is a copy this view frees. A flat string's
+  /// characters are borrowed in place (the `Local` the view borrows keeps
+  /// the string alive); only a rope, flattened for the view, is copied.
+  owned: bool,
 }
 
 #[unsafe(no_mangle)]
@@ -748,35 +756,50 @@ pub extern "C" fn v8__String__ValueView__CONSTRUCT(
   isolate: *mut RealIsolate,
   string: *const V8String,
 ) {
+  // Tandem patch: the view is the string's own Latin-1 bytes or UTF-16
+  // units, as in v8. It used to go through UTF-8 and back, which cost four
+  // allocations per view and turned a lone surrogate into U+FFFD.
   let ctx = ctx_for(isolate);
-  let units: Vec<u16> = if ctx.is_null() || string.is_null() {
-    Vec::new()
+  // Slices are built over `data`, so even an empty view's is non-null.
+  let dangling = ptr::NonNull::<u16>::dangling().as_ptr() as *mut c_void;
+  let empty = ViewState { data: dangling, len: 0, is_one_byte: true, owned: false };
+  let state = if ctx.is_null() || string.is_null() {
+    empty
   } else {
     let v = jsval_of(string);
-    let mut len: usize = 0;
-    let cstr = unsafe { JS_ToCStringLen(ctx, &mut len, v) };
-    if cstr.is_null() {
-      Vec::new()
-    } else {
-      let bytes = unsafe { std::slice::from_raw_parts(cstr as *const u8, len) };
-      let s = std::string::String::from_utf8_lossy(bytes);
-      let out: Vec<u16> = s.encode_utf16().collect();
-      unsafe { JS_FreeCString(ctx, cstr) };
-      out
+    match string_chars(v) {
+      Some((data, len, wide)) => ViewState { data: data as *mut c_void, len, is_one_byte: !wide, owned: false },
+      None => {
+        // A rope: flatten it, and copy the characters out, since the
+        // flat string lives only as long as this call.
+        let flat = unsafe { JS_ToString(ctx, v) };
+        let state = match string_chars(flat) {
+          Some((data, len, false)) => {
+            let bytes: Box<[u8]> = unsafe { std::slice::from_raw_parts(data as *const u8, len) }.into();
+            ViewState { data: Box::into_raw(bytes) as *mut c_void, len, is_one_byte: true, owned: true }
+          }
+          Some((data, len, true)) => {
+            let units: Box<[u16]> = unsafe { std::slice::from_raw_parts(data as *const u16, len) }.into();
+            ViewState { data: Box::into_raw(units) as *mut c_void, len, is_one_byte: false, owned: true }
+          }
+          None => empty,
+        };
+        unsafe { JS_FreeValue(ctx, flat) };
+        state
+      }
     }
   };
-  let is_one_byte = units.iter().all(|&u| u <= 0xFF);
-  let len = units.len();
-  let data = if is_one_byte {
-    let bytes: Box<[u8]> = units.iter().map(|&u| u as u8).collect();
-    Box::into_raw(bytes) as *mut c_void
-  } else {
-    Box::into_raw(units.into_boxed_slice()) as *mut c_void
-  };
-  unsafe {
-    (*buf).data = data;
-    (*buf).len = len;
-    (*buf).is_one_byte = is_one_byte;
+  unsafe { buf.write(state) };
+}
+
+/// A flat string's characters in place: (data, length, two-byte).
+fn string_chars(v: JSValue) -> Option<(*const c_void, usize, bool)> {
+  let mut data: *const c_void = ptr::null();
+  let mut len: u32 = 0;
+  match unsafe { js_v82jsc_string_chars(v, &mut data, &mut len) } {
+    0 => Some((data, len as usize, false)),
+    1 => Some((data, len as usize, true)),
+    _ => None,
   }
 }
 
@@ -784,7 +807,7 @@ pub extern "C" fn v8__String__ValueView__CONSTRUCT(
 pub extern "C" fn v8__String__ValueView__DESTRUCT(this: *mut ViewState) {
   unsafe {
     let st = &mut *this;
-    if !st.data.is_null() {
+    if st.owned && !st.data.is_null() {
       if st.is_one_byte {
         let slice = ptr::slice_from_raw_parts_mut(st.data as *mut u8, st.len);
         drop(Box::from_raw(slice));
@@ -792,10 +815,11 @@ pub extern "C" fn v8__String__ValueView__DESTRUCT(this: *mut ViewState) {
         let slice = ptr::slice_from_raw_parts_mut(st.data as *mut u16, st.len);
         drop(Box::from_raw(slice));
       }
-      st.data = ptr::null_mut();
-      st.len = 0;
-      st.is_one_byte = true;
     }
+    st.data = ptr::null_mut();
+    st.len = 0;
+    st.is_one_byte = true;
+    st.owned = false;
   }
 }
 

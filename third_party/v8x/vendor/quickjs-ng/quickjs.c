@@ -57577,6 +57577,54 @@ int js_v82jsc_function_kind(JSValueConst v)
     }
 }
 
+/* Tandem patch: the name Object.prototype.toString would give a built-in
+   object ("Date", "Map Iterator", ...), read from its internal class the way
+   v8's Value::IsDate and friends read it: no JS call, and not fooled by a
+   Symbol.toStringTag. NULL for a non-object or an ordinary object. */
+const char *js_v82jsc_class_tag(JSValueConst v)
+{
+    if (JS_VALUE_GET_TAG(v) != JS_TAG_OBJECT)
+        return NULL;
+    switch (JS_VALUE_GET_OBJ(v)->class_id) {
+    case JS_CLASS_NUMBER: return "Number";
+    case JS_CLASS_STRING: return "String";
+    case JS_CLASS_BOOLEAN: return "Boolean";
+    case JS_CLASS_SYMBOL: return "Symbol";
+    case JS_CLASS_ARGUMENTS:
+    case JS_CLASS_MAPPED_ARGUMENTS: return "Arguments";
+    case JS_CLASS_DATE: return "Date";
+    case JS_CLASS_MODULE_NS: return "Module";
+    case JS_CLASS_REGEXP: return "RegExp";
+    case JS_CLASS_ARRAY_BUFFER: return "ArrayBuffer";
+    case JS_CLASS_SHARED_ARRAY_BUFFER: return "SharedArrayBuffer";
+    case JS_CLASS_DATAVIEW: return "DataView";
+    case JS_CLASS_BIG_INT: return "BigInt";
+    case JS_CLASS_MAP: return "Map";
+    case JS_CLASS_SET: return "Set";
+    case JS_CLASS_WEAKMAP: return "WeakMap";
+    case JS_CLASS_WEAKSET: return "WeakSet";
+    case JS_CLASS_MAP_ITERATOR: return "Map Iterator";
+    case JS_CLASS_SET_ITERATOR: return "Set Iterator";
+    case JS_CLASS_GENERATOR: return "Generator";
+    default: return NULL;
+    }
+}
+
+/* Tandem patch: the characters of a flat string, in place, for
+   v8::String::ValueView: Latin-1 bytes (returns 0) or UTF-16 code units
+   (returns 1), valid while the string lives. -1 for a rope or a non-string:
+   the caller flattens it with JS_ToString first. */
+int js_v82jsc_string_chars(JSValueConst v, const void **data, uint32_t *len)
+{
+    JSString *p;
+    if (JS_VALUE_GET_TAG(v) != JS_TAG_STRING)
+        return -1;
+    p = JS_VALUE_GET_STRING(v);
+    *data = strv(p);
+    *len = p->len;
+    return p->is_wide_char;
+}
+
 JSValue js_v82jsc_iterator_preview(JSContext *ctx, JSValueConst iter,
                                    int *pis_key_value)
 {
