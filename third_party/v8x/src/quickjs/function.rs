@@ -365,6 +365,11 @@ struct DispatchEntry {
   // entries (about 45 Tandem isolates).
   owners: Vec<*mut JSRuntime>,
   data_rt: *mut JSRuntime,
+  /// Tandem patch: the External last made for `data_external`, with the
+  /// context it was made in and that context's runtime. Each call used to
+  /// make a new one (an object, and a mutex-guarded map entry): a third of
+  /// the cost of calling an op that does nothing.
+  external_cache: Option<(*mut JSContext, *mut JSRuntime, JSValue)>,
 }
 
 #[derive(Clone, Copy, Hash, PartialEq, Eq)]
@@ -613,6 +618,7 @@ fn register_dispatch(
       fast_overloads,
       owners: vec![rt],
       data_rt: rt,
+      external_cache: None,
     };
     let idx = match t.free.pop() {
       Some(idx) => {
@@ -648,6 +654,12 @@ pub(crate) fn release_dispatch_for_runtime(rt: *mut JSRuntime) {
         entry.data = jsv_undefined();
         entry.data_rt = ptr::null_mut();
       }
+      if let Some((_, cache_rt, value)) = entry.external_cache {
+        if cache_rt == rt {
+          unsafe { JS_FreeValueRT(rt, value) };
+          entry.external_cache = None;
+        }
+      }
       entry.owners.retain(|&owner| owner != rt);
       if entry.owners.is_empty() {
         freed.push(idx as c_int);
@@ -662,6 +674,31 @@ pub(crate) fn release_dispatch_for_runtime(rt: *mut JSRuntime) {
   })
 }
 
+/// The entry's External for `ptr` in `ctx`, made once per context (Tandem
+/// patch). The entry keeps a reference, freed when its runtime is disposed
+/// (`release_dispatch_for_runtime`) or when another context takes the slot.
+fn cached_external(
+  e: &mut DispatchEntry,
+  ctx: *mut JSContext,
+  ptr: *mut c_void,
+) -> JSValue {
+  if let Some((cached_ctx, _, value)) = e.external_cache {
+    if cached_ctx == ctx {
+      return unsafe { JS_DupValue(ctx, value) };
+    }
+  }
+  let value = make_external_jsvalue(super::core::current_iso(), ctx, ptr);
+  if jsv_is_undefined(&value) {
+    return value;
+  }
+  if let Some((_, old_rt, old)) = e.external_cache.take() {
+    unsafe { JS_FreeValueRT(old_rt, old) };
+  }
+  let rt = unsafe { JS_GetRuntime(ctx) };
+  e.external_cache = Some((ctx, rt, unsafe { JS_DupValue(ctx, value) }));
+  value
+}
+
 fn lookup_dispatch(
   ctx: *mut JSContext,
   idx: c_int,
@@ -673,7 +710,7 @@ fn lookup_dispatch(
   Vec<RawCFunction>,
 )> {
   DISPATCH.with(|t| {
-    t.borrow().entries.get(idx as usize).map(|e| {
+    t.borrow_mut().entries.get_mut(idx as usize).map(|e| {
       // The dispatch table is process-global and outlives any single runtime;
       // reusable entries (undefined/External data) are shared across runtimes,
       // including by snapshot-restored functions. The stored JSValue may
@@ -683,7 +720,7 @@ fn lookup_dispatch(
       let data = if e.data_is_undefined {
         jsv_undefined()
       } else if let Some(ptr) = e.data_external {
-        make_external_jsvalue(super::core::current_iso(), ctx, ptr)
+        cached_external(e, ctx, ptr)
       } else {
         unsafe { JS_DupValue(ctx, e.data) }
       };
@@ -2254,7 +2291,9 @@ unsafe fn dispatch(
     iso_state(iso).handles.len()
   };
 
-  let info = Box::new(CbInfo {
+  // Tandem patch: the info lives on the stack for the call, as in v8 (it
+  // was boxed: one allocation more per op call).
+  let info = CbInfo {
     isolate: iso,
     ctx,
     this,
@@ -2263,11 +2302,10 @@ unsafe fn dispatch(
     is_construct,
     args,
     return_slot: Box::new(jsv_undefined()),
-  });
-  let info_ptr = Box::into_raw(info) as *const FunctionCallbackInfo;
+  };
+  let info_ptr = &info as *const CbInfo as *const FunctionCallbackInfo;
   unsafe { (callback)(info_ptr) };
 
-  let info = unsafe { Box::from_raw(info_ptr as *mut CbInfo) };
   let ret = *info.return_slot;
 
   // Materialize the result as a value we own *before* tearing down the arena:
