@@ -576,7 +576,11 @@ impl<'a> ToJs<'a> {
                 let k = key.str().map(|s| s.to_string()).unwrap_or_default();
                 e.at(key_segment(&k))
             })?;
-            out.set(scope, key_js, value);
+            // Defined, not assigned: a "__proto__" key is a property like any
+            // other, not the object's prototype (and defining skips the
+            // search for a setter up the prototype chain).
+            let key_js = key_js.cast::<v8::Name>();
+            out.create_data_property(scope, key_js, value);
         }
         Ok(out.into())
     }
