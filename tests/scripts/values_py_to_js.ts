@@ -1,5 +1,5 @@
 // Every row of the conversion table, Python → TypeScript.
-import { samples } from "./values.py";
+import { echo, samples } from "./values.py";
 
 const s = samples();
 for (const [key, value] of Object.entries(s)) {
@@ -13,3 +13,11 @@ for (const [key, value] of Object.entries(s)) {
   console.log(key, kind, value);
 }
 console.log("big is exact:", s.big === 2n ** 70n, s.big_negative === -(2n ** 64n) - 1n);
+// A "__proto__" dict key is an own property, not the object's prototype.
+const proto = echo({ ["__proto__"]: { polluted: true } } as Record<string, unknown>) as Record<string, unknown>;
+console.log(
+  "__proto__ key:",
+  Object.getPrototypeOf(proto) === Object.prototype,
+  Object.keys(proto),
+  (proto as { polluted?: boolean }).polluted,
+);
