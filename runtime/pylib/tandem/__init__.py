@@ -27,6 +27,42 @@ __all__ = ["JSError", "TimeoutError", "batch", "FileWrapper", "js", "ModelRegist
 
 _BuiltinTimeoutError = TimeoutError
 
+# This module is a package whose submodules (_asgi, _reload, _types) are
+# embedded in the runtime's binary and compiled on first import: _asgi
+# alone imports asyncio, tens of milliseconds that a process which never
+# serves ASGI should not pay at start-up. The runtime fills ``sources``.
+__path__ = []
+
+
+class _EmbeddedSubmodules:
+    """Finds and loads ``tandem.<name>`` from the embedded sources."""
+
+    sources = {}
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name not in cls.sources:
+            return None
+        from importlib.machinery import ModuleSpec
+
+        return ModuleSpec(name, cls, origin=f"<tandem>/tandem/{name.rpartition('.')[2]}.py")
+
+    @staticmethod
+    def create_module(spec):
+        return None
+
+    @classmethod
+    def exec_module(cls, module):
+        name = module.__name__
+        module.__file__ = module.__spec__.origin
+        exec(compile(cls.sources[name], module.__file__, "exec"), module.__dict__)
+
+
+import sys as _sys
+
+_sys.meta_path.insert(0, _EmbeddedSubmodules)
+del _sys
+
 
 class JSError(Exception):
     """A JavaScript error thrown by a TypeScript callback that Python called.

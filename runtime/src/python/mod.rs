@@ -82,18 +82,12 @@ fn install_helper(py: Python<'_>) -> PyResult<()> {
     module.add_class::<batch::Batcher>()?;
     remote::register(&module)?;
     model_metrics::register(&module)?;
-    let reload = helper_module(py, HELPER_RELOAD, c"<tandem>/tandem/_reload.py", c"tandem._reload")?;
-    module.add("_reload", &reload)?;
-    let types = helper_module(py, HELPER_TYPES, c"<tandem>/tandem/_types.py", c"tandem._types")?;
-    module.add("_types", &types)?;
-    let modules = py.import("sys")?.getattr("modules")?;
-    modules.set_item("tandem", module)?;
-    modules.set_item("tandem._reload", reload)?;
-    modules.set_item("tandem._types", types)?;
-    // _asgi imports `tandem`, so it runs once `tandem` is in sys.modules.
-    let asgi = helper_module(py, HELPER_ASGI, c"<tandem>/tandem/_asgi.py", c"tandem._asgi")?;
-    py.import("tandem")?.add("_asgi", &asgi)?;
-    modules.set_item("tandem._asgi", asgi)?;
+    py.import("sys")?.getattr("modules")?.set_item("tandem", &module)?;
+    // The submodules are compiled on first import (see __init__.py).
+    let sources = module.getattr("_EmbeddedSubmodules")?.getattr("sources")?;
+    sources.set_item("tandem._reload", HELPER_RELOAD)?;
+    sources.set_item("tandem._types", HELPER_TYPES)?;
+    sources.set_item("tandem._asgi", HELPER_ASGI)?;
     Ok(())
 }
 
