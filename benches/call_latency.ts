@@ -1,13 +1,15 @@
 // TS → Python call latency: a no-argument call, and round trips (in and
 // out) of a small dict of numbers and of a string-heavy one, the first also
-// under a time limit; then calls from Python to TypeScript (tandem.js).
-// Prints p50/p99 per call in microseconds (of batches of 20 calls, see
-// measure()) and the goals of issue 20
-// (p50 <= 0.5 us without arguments, <= 3 us for a small object).
+// under a time limit; then calls from Python to TypeScript: re-entrant (JS
+// callbacks Python calls during the TypeScript call that passed them) and
+// cross-thread (tandem.js modules, on the JS host thread).
+// Prints p50/p99 per call in microseconds (TS -> Python: of batches of 20
+// calls, see measure()) and the goals of issue 20 (p50 <= 0.5 us without
+// arguments, <= 3 us for a small object, <= 2 us re-entrant Python -> TS).
 //
 //   ./target/release/tandem run benches/call_latency.ts [iterations]
 import { withTimeout } from "tandem:python";
-import { echo, noop, python_loop, ts_calls } from "./bridge.py";
+import { callback_calls, echo, noop, python_loop, ts_calls } from "./bridge.py";
 
 const iterations = Number(Tandem.args[0] ?? 200_000);
 const payload = { user: "ada", scores: [0.25, 0.5, 0.75], active: true };
@@ -59,14 +61,23 @@ const p50 = measure("dict round trip (echo)", () => echo(payload));
 const strings = measure("string-heavy dict (echo)", () => echo(review));
 const pythonOnly = python_loop(iterations, payload) as number;
 console.log(`${"same echo called from Python".padEnd(28)} mean ${pythonOnly.toFixed(2)} us (reference)`);
-const reverse = ts_calls(Math.min(iterations, 20_000), payload) as Record<string, [number, number]>;
-console.log("Python -> TypeScript (tandem.js, via the JS host thread):");
-for (const [name, [p50, p99]] of Object.entries(reverse)) {
-  console.log(`  ${name.padEnd(26)} p50 ${p50.toFixed(2).padStart(6)} us   p99 ${p99.toFixed(2).padStart(6)} us`);
+function printReverse(title: string, cases: Record<string, [number, number]>) {
+  console.log(title);
+  for (const [name, [p50, p99]] of Object.entries(cases)) {
+    console.log(`  ${name.padEnd(26)} p50 ${p50.toFixed(2).padStart(6)} us   p99 ${p99.toFixed(2).padStart(6)} us`);
+  }
 }
+const reentrant = callback_calls(Math.min(iterations, 100_000), () => undefined, (v: unknown) => v, payload) as Record<
+  string,
+  [number, number]
+>;
+printReverse("Python -> TypeScript, re-entrant (a JS callback, on the calling isolate):", reentrant);
+const reverse = ts_calls(Math.min(iterations, 20_000), payload) as Record<string, [number, number]>;
+printReverse("Python -> TypeScript (tandem.js, via the JS host thread):", reverse);
 function goal(name: string, value: number, limit: number) {
   console.log(`goal: ${name} p50 <= ${limit} us -> ${value <= limit ? "met" : "not met"} (${value.toFixed(2)} us)`);
 }
 goal("no-argument call", noArgument, 0.5);
 goal("dict round trip", p50, 3);
 goal("string-heavy dict", strings, 3);
+goal("re-entrant Python -> TS no-argument call", reentrant["no-argument call"][0], 2);

@@ -38,6 +38,7 @@ use crate::transpile;
 const TANDEM_PYTHON_MODULE: &str = r#"const { python } = globalThis[Symbol.for("tandem.python")];
 export const PythonError = python.PythonError;
 export const kwargs = python.kwargs;
+export const ndarray = python.ndarray;
 export const withTimeout = python.withTimeout;
 export const withSignal = python.withSignal;
 export const isPyObject = python.isPyObject;

@@ -28,11 +28,27 @@ declare module "tandem:python" {
   export type TypedArray =
     | Float64Array | Float32Array | Int8Array | Int16Array | Int32Array | BigInt64Array
     | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
+  /** numpy's name of a typed array's element type. */
+  export type DType =
+    | "float64" | "float32" | "int8" | "int16" | "int32" | "int64"
+    | "uint8" | "uint16" | "uint32" | "uint64";
   /**
-   * A numpy array: one dimension is a typed array of its dtype, more are
-   * Arrays of rows (docs/values.md).
+   * A numpy array in TypeScript: a typed array of its dtype over the
+   * array's own memory (no copy; writes are seen on both sides), every
+   * dimension laid out flat in C order, with the array's `shape` and
+   * `dtype` (docs/values.md). Passed back to Python it is an ndarray of
+   * that shape over the same memory.
    */
-  export type NDArray<T extends TypedArray = TypedArray> = T | NDArray<T>[];
+  export type NDArray<T extends TypedArray = TypedArray> = T & {
+    readonly shape: readonly number[];
+    readonly dtype: DType;
+  };
+  /**
+   * `data` seen as an array of `shape` (default: one dimension), over the
+   * same memory: Python receives an ndarray of that shape. Throws a
+   * RangeError if `shape` does not hold `data.length` elements.
+   */
+  export function ndarray<T extends TypedArray>(data: T, shape?: readonly number[]): NDArray<T>;
   /**
    * A Python iterator (a generator, say): iterable with `for...of`, and
    * with `for await...of`, which lets the isolate serve others meanwhile.

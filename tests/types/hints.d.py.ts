@@ -2,7 +2,7 @@
 
 /** Every kind of type hint `tandem types` reads (tests/types.rs). */
 
-import type { Kwargs, NDArray, PyIterator } from "tandem:python";
+import type { Kwargs, NDArray, PyIterator, TypedArray } from "tandem:python";
 
 export declare const VERSION: string;
 
@@ -87,7 +87,7 @@ export declare function total(...values: number[]): number;
 
 export declare function embed(text: string | Uint8Array): NDArray<Float32Array>;
 
-export declare function matrix(rows: NDArray): NDArray;
+export declare function matrix(rows: TypedArray): NDArray;
 
 export declare function mode(name: "fast" | "exact", level?: Level): 1 | 2 | null;
 

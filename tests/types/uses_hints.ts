@@ -2,7 +2,7 @@
 // tests/types/hints.py, correctly: `tandem check` must pass it, and run,
 // it prints what crossed, so that tests/types.rs can hold the declared
 // types to the values (uses_hints.out).
-import { kwargs, type NDArray } from "tandem:python";
+import { kwargs, ndarray, type NDArray } from "tandem:python";
 import {
   apply, batched, Color, embed, fetch, label, Label, LIMIT, matrix, Model, mode, parse, type Point,
   type Scores, search, sentiment, Settings, shape, stream, tokens, top, total, untyped, VERSION,
@@ -24,7 +24,10 @@ const t: number = total(1, 2, 3);
 show("total", t);
 const vector: NDArray<Float32Array> = embed("text");
 show("embed is a Float32Array", vector instanceof Float32Array);
-show("matrix rows", (matrix(new Float64Array([1, 2])) as Float64Array).length);
+const dims: readonly number[] = vector.shape;
+show("embed shape and dtype", [dims, vector.dtype]);
+const square = matrix(ndarray(new Float64Array([1, 2, 3, 4]), [2, 2]));
+show("matrix shape", square.shape);
 const level: 1 | 2 | null = mode("fast");
 show("mode", level);
 show("apply", apply((s: string, n: number) => s.length > n, ["x", "y", "zzz"]));

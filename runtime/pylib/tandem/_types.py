@@ -64,7 +64,7 @@ _DTYPES = {
 _ENUM_BASES = {"Enum", "IntEnum", "StrEnum", "Flag", "IntFlag"}
 _BATCH_DECORATORS = {"tandem.batch", "batch"}
 # Names the declarations may need from "tandem:python".
-_RUNTIME_TYPES = ("Kwargs", "NDArray", "PyIterator")
+_RUNTIME_TYPES = ("Kwargs", "NDArray", "PyIterator", "TypedArray")
 
 
 def declarations(source, filename="module.py"):
@@ -247,8 +247,7 @@ class _Module:
         if last == "Callable":
             return "(...args: any[]) => unknown"
         if last in ("ndarray", "NDArray"):
-            self.used_runtime.add("NDArray")
-            return "NDArray"
+            return self._ndarray(None, where)
         if last in _ITERATORS:
             self.used_runtime.add("PyIterator")
             return "PyIterator<unknown>"
@@ -309,10 +308,20 @@ class _Module:
                 return f"typeof {inner}"
             return "unknown"
         if last == "NDArray" or last == "ndarray":
-            self.used_runtime.add("NDArray")
-            dtype = self._dtype(args[-1])
-            return f"NDArray<{dtype}>" if dtype else "NDArray"
+            return self._ndarray(self._dtype(args[-1]), where)
         return self._named(base, where) if base else "unknown"
+
+    def _ndarray(self, typed, where):
+        """An ndarray returned to TypeScript is a typed array with `shape`
+        and `dtype`; one passed to Python may be any typed array (without a
+        `shape` it is one-dimensional)."""
+        if where == "param":
+            if typed:
+                return typed
+            self.used_runtime.add("TypedArray")
+            return "TypedArray"
+        self.used_runtime.add("NDArray")
+        return f"NDArray<{typed}>" if typed else "NDArray"
 
     def _dtype(self, node):
         # NDArray[np.float32], ndarray[Any, np.dtype[np.float32]]

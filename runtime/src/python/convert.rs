@@ -16,6 +16,7 @@ use pyo3::sync::PyOnceLock;
 
 use super::bridge::{Bridge, WrapKind};
 use super::js_function::JsFunction;
+use super::ndarray;
 use super::remote::RemoteJsFunction;
 use super::text;
 
@@ -146,7 +147,7 @@ impl<'a, 'py> ToPy<'a, 'py> {
             ));
         }
         if value.is_array_buffer_view() {
-            return self.view_to_py(scope, value.cast::<v8::ArrayBufferView>());
+            return ndarray::view_to_py(py, scope, value.cast::<v8::ArrayBufferView>());
         }
         if value.is_array_buffer() {
             let buffer = value.cast::<v8::ArrayBuffer>();
@@ -272,33 +273,6 @@ impl<'a, 'py> ToPy<'a, 'py> {
         }
         Ok(dict.into_any())
     }
-
-    /// Uint8Array → bytes; other typed arrays → numpy arrays (one copy).
-    fn view_to_py(
-        &mut self,
-        scope: &mut v8::PinScope<'_, '_>,
-        view: v8::Local<'_, v8::ArrayBufferView>,
-    ) -> Result<Bound<'py, PyAny>, ConvertError> {
-        let value: v8::Local<v8::Value> = view.into();
-        let mut bytes = vec![0u8; view.byte_length()];
-        view.copy_contents(&mut bytes);
-        if value.is_uint8_array() || value.is_data_view() {
-            return Ok(PyBytes::new(self.py, &bytes).into_any());
-        }
-        let dtype = typed_array_dtype(value).ok_or_else(|| {
-            ConvertError::new("this typed array kind has no numpy equivalent")
-        })?;
-        let numpy = self.py.import("numpy").map_err(|_| {
-            ConvertError::new(format!(
-                "a {} becomes a numpy array, but numpy is not installed (pip install numpy), or pass a plain Array",
-                view.get_constructor_name().to_rust_string_lossy(scope)
-            ))
-        })?;
-        // frombuffer over a bytearray shares its memory and stays writable,
-        // so the only copy is the one out of the engine above.
-        let buffer = PyByteArray::new(self.py, &bytes);
-        Ok(numpy.call_method1("frombuffer", (buffer, dtype))?)
-    }
 }
 
 fn number_to_py(py: Python<'_>, n: f64) -> Bound<'_, PyAny> {
@@ -337,32 +311,6 @@ fn array_buffer_bytes<'b>(buffer: &'b v8::Local<'_, v8::ArrayBuffer>) -> &'b [u8
         Some(ptr) if len > 0 => unsafe { std::slice::from_raw_parts(ptr.as_ptr() as *const u8, len) },
         _ => &[],
     }
-}
-
-fn typed_array_dtype(value: v8::Local<'_, v8::Value>) -> Option<&'static str> {
-    Some(if value.is_float64_array() {
-        "float64"
-    } else if value.is_float32_array() {
-        "float32"
-    } else if value.is_int32_array() {
-        "int32"
-    } else if value.is_uint32_array() {
-        "uint32"
-    } else if value.is_int16_array() {
-        "int16"
-    } else if value.is_uint16_array() {
-        "uint16"
-    } else if value.is_int8_array() {
-        "int8"
-    } else if value.is_uint8_clamped_array() {
-        "uint8"
-    } else if value.is_big_int64_array() {
-        "int64"
-    } else if value.is_big_uint64_array() {
-        "uint64"
-    } else {
-        return None;
-    })
 }
 
 // ---------------------------------------------------------------------------
@@ -425,7 +373,9 @@ impl<'a> ToJs<'a> {
             return Ok(bytes_to_js(scope, b.as_bytes()));
         }
         if let Ok(b) = obj.cast::<PyByteArray>() {
-            return Ok(bytes_to_js(scope, &b.to_vec()));
+            // SAFETY: no Python code runs while the bytes are copied, so
+            // nothing can resize the bytearray under the slice.
+            return Ok(bytes_to_js(scope, unsafe { b.as_bytes() }));
         }
         if let Ok(f) = obj.extract::<PyRef<'_, JsFunction>>() {
             return Ok(f.local(scope).into());
@@ -442,7 +392,10 @@ impl<'a> ToJs<'a> {
         let py = obj.py();
         if let Some(kind) = numpy_kind(obj) {
             return match kind {
-                NumpyKind::Array => self.ndarray_to_js(scope, obj),
+                NumpyKind::Array => match ndarray::ndarray_to_js(scope, obj)? {
+                    Some(typed) => Ok(typed),
+                    None => self.convert(scope, &obj.call_method0("tolist")?),
+                },
                 NumpyKind::Scalar => self.convert(scope, &obj.call_method0("item")?),
             };
         }
@@ -597,33 +550,6 @@ impl<'a> ToJs<'a> {
         }
         Ok(array.into())
     }
-
-    /// 1-D arrays of a numeric dtype become the matching typed array; arrays
-    /// of more dimensions become Arrays of their rows; anything else
-    /// converts through `tolist()`.
-    fn ndarray_to_js<'s>(
-        &mut self,
-        scope: &mut v8::PinScope<'s, '_>,
-        array: &Bound<'_, PyAny>,
-    ) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
-        let ndim: usize = array.getattr("ndim")?.extract()?;
-        if ndim > 1 {
-            let rows: Vec<Bound<'_, PyAny>> = array.try_iter()?.collect::<PyResult<_>>()?;
-            return self.seq_to_js(scope, rows.into_iter());
-        }
-        let dtype = array.getattr("dtype")?.getattr("str")?.extract::<String>()?;
-        let Some(kind) = TypedKind::from_dtype(&dtype) else {
-            return self.convert(scope, &array.call_method0("tolist")?);
-        };
-        let len: usize = array.getattr("size")?.extract()?;
-        // tobytes() yields C-order data in native byte order for "<" dtypes.
-        let bytes = array.call_method0("tobytes")?;
-        let bytes = bytes.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes().to_vec();
-        let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared();
-        let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
-        kind.create(scope, buffer, len)
-            .ok_or_else(|| ConvertError::new("could not create a typed array"))
-    }
 }
 
 pub(crate) fn string_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, s: &str) -> Result<v8::Local<'s, v8::Value>, ConvertError> {
@@ -663,64 +589,17 @@ pub(crate) fn i64_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, v: i64) -> v8::Loc
 
 pub(crate) fn bytes_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local<'s, v8::Value> {
     let len = bytes.len();
-    let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes.to_vec()).make_shared();
-    let buffer = v8::ArrayBuffer::with_backing_store(scope, &store);
+    // One copy, into the engine's own new buffer (a backing store made from
+    // a Vec would be copied again by the engine).
+    let buffer = v8::ArrayBuffer::new(scope, len);
+    if let Some(data) = buffer.data() {
+        // SAFETY: the buffer was just made with room for `len` bytes, and
+        // nothing else refers to it yet.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), data.as_ptr().cast::<u8>(), len) };
+    }
     v8::Uint8Array::new(scope, buffer, 0, len)
         .map(Into::into)
         .unwrap_or_else(|| v8::undefined(scope).into())
-}
-
-#[derive(Clone, Copy)]
-enum TypedKind {
-    F64,
-    F32,
-    I32,
-    U32,
-    I16,
-    U16,
-    I8,
-    U8,
-    I64,
-    U64,
-}
-
-impl TypedKind {
-    fn from_dtype(dtype: &str) -> Option<Self> {
-        // "<" is little-endian, "|" is "byte order not applicable".
-        Some(match dtype {
-            "<f8" => Self::F64,
-            "<f4" => Self::F32,
-            "<i4" => Self::I32,
-            "<u4" => Self::U32,
-            "<i2" => Self::I16,
-            "<u2" => Self::U16,
-            "|i1" => Self::I8,
-            "|u1" => Self::U8,
-            "<i8" => Self::I64,
-            "<u8" => Self::U64,
-            _ => return None,
-        })
-    }
-
-    fn create<'s>(
-        self,
-        scope: &mut v8::PinScope<'s, '_>,
-        buffer: v8::Local<'s, v8::ArrayBuffer>,
-        len: usize,
-    ) -> Option<v8::Local<'s, v8::Value>> {
-        Some(match self {
-            Self::F64 => v8::Float64Array::new(scope, buffer, 0, len)?.into(),
-            Self::F32 => v8::Float32Array::new(scope, buffer, 0, len)?.into(),
-            Self::I32 => v8::Int32Array::new(scope, buffer, 0, len)?.into(),
-            Self::U32 => v8::Uint32Array::new(scope, buffer, 0, len)?.into(),
-            Self::I16 => v8::Int16Array::new(scope, buffer, 0, len)?.into(),
-            Self::U16 => v8::Uint16Array::new(scope, buffer, 0, len)?.into(),
-            Self::I8 => v8::Int8Array::new(scope, buffer, 0, len)?.into(),
-            Self::U8 => v8::Uint8Array::new(scope, buffer, 0, len)?.into(),
-            Self::I64 => v8::BigInt64Array::new(scope, buffer, 0, len)?.into(),
-            Self::U64 => v8::BigUint64Array::new(scope, buffer, 0, len)?.into(),
-        })
-    }
 }
 
 enum NumpyKind {

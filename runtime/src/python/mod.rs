@@ -15,6 +15,7 @@ pub(crate) mod import;
 pub(crate) mod interrupt;
 pub(crate) mod js_function;
 pub(crate) mod model_metrics;
+pub(crate) mod ndarray;
 pub(crate) mod remote;
 pub(crate) mod text;
 pub(crate) mod thread_state;

@@ -113,6 +113,12 @@ mod jsc;
 #[cfg(feature = "engine_quickjs")]
 mod quickjs;
 
+/// Tandem patch: what the QuickJS adapter offers beyond v8's API.
+#[cfg(feature = "engine_quickjs")]
+pub mod tandem {
+  pub use crate::quickjs::arraybuffer::new_aliased_backing_store;
+}
+
 // Pure-Rust implementation of the `crdtp__*` inspector-protocol C-ABI surface
 // (engine-independent), so `test_api.rs` and friends link and run. See the
 // module docs for the simplified "CBOR == JSON bytes" encoding rationale.

@@ -151,6 +151,38 @@ function kwargs(values) {
   return new Kwargs(values);
 }
 
+// numpy's dtype of each typed array kind (python/ndarray.rs has the same).
+const DTYPES = [
+  [Float64Array, "float64"], [Float32Array, "float32"], [Int8Array, "int8"],
+  [Int16Array, "int16"], [Int32Array, "int32"], [BigInt64Array, "int64"],
+  [Uint8Array, "uint8"], [Uint8ClampedArray, "uint8"], [Uint16Array, "uint16"],
+  [Uint32Array, "uint32"], [BigUint64Array, "uint64"],
+];
+
+/** `data` as an array of `shape`, over the same memory (NDArray). */
+function ndarray(data, shape = [data?.length]) {
+  const entry = DTYPES.find(([kind]) => data instanceof kind);
+  if (entry === undefined) {
+    throw new TypeError(
+      `ndarray(): data must be a typed array numpy has a dtype for (Float32Array, Float64Array, Int32Array, ...), got ${
+        data === null ? "null" : data?.constructor?.name ?? typeof data
+      }`,
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new TypeError("ndarray(): shape must be an Array of non-negative integers, like [2, 3]");
+  }
+  const elements = shape.reduce((a, b) => a * b, 1);
+  if (elements !== data.length) {
+    throw new RangeError(
+      `ndarray(): shape [${shape.join(", ")}] holds ${elements} elements, but the ${entry[0].name} has ${data.length}`,
+    );
+  }
+  const view = new entry[0](data.buffer, data.byteOffset, data.length);
+  Object.defineProperties(view, { shape: { value: [...shape] }, dtype: { value: entry[1] } });
+  return view;
+}
+
 // limit: the call's time limit in seconds (see withTimeout); -1 for the
 // runtime's default.
 function call(id, args, limit = -1) {
@@ -522,6 +554,7 @@ function importModule(name) {
 const python = {
   PythonError,
   kwargs,
+  ndarray,
   withTimeout,
   withSignal,
   import: importModule,

@@ -173,6 +173,10 @@ struct BsInner {
 
   owns_malloc: bool,
 
+  // Tandem patch: made by `new_aliased_backing_store`, so an ArrayBuffer
+  // over it shares the memory instead of copying it (see there).
+  aliased: bool,
+
   allocator: SharedPtrBase<Allocator>,
   allocator_isolate: *mut RealIsolate,
 
@@ -231,6 +235,7 @@ impl BsInner {
       deleter,
       deleter_data,
       owns_malloc,
+      aliased: false,
       allocator,
       allocator_isolate: ptr::null_mut(),
       retained_ctx: ptr::null_mut(),
@@ -337,7 +342,9 @@ fn backing_store_for_buffer(
   let data = unsafe { JS_GetArrayBuffer(ctx, &mut len, buf) } as *mut c_void;
 
   let owner = owner_get(data as usize);
-  if !owner.is_null() {
+  // Tandem patch: two stores can share a start address (a numpy array and
+  // its first rows); only one of the right length is this buffer's owner.
+  if !owner.is_null() && unsafe { (*owner).byte_length } == len {
     unsafe { (*owner).refcount.fetch_add(1, Ordering::SeqCst) };
     return make_shared_ref(owner);
   }
@@ -786,7 +793,8 @@ pub extern "C" fn v8__ArrayBuffer__New__with_backing_store(
   //     so aliasing use-after-frees — observed as garbage fetch/Blob bodies.
   //   - Shared: ALIAS the external pointer; a copy would desync the two sides.
   // (SharedArrayBuffer keeps aliasing via its own shim for cross-thread use.)
-  if !deleter_data.is_null() {
+  // Tandem patch: a store made by `new_aliased_backing_store` is shared.
+  if !deleter_data.is_null() && !unsafe { (*inner).aliased } {
     let obj = if data.is_null() || len == 0 {
       unsafe { JS_NewArrayBufferCopy(ctx, ptr::null(), 0) }
     } else {
@@ -987,6 +995,32 @@ pub extern "C" fn v8__ArrayBuffer__NewBackingStore__with_byte_length(
 ) -> *mut BackingStore {
   let _ = isolate;
   BsInner::new_allocated(byte_length, false) as *mut BackingStore
+}
+
+/// Tandem patch: a backing store over memory that another owner keeps alive
+/// until `deleter` runs. Unlike `ArrayBuffer::new_backing_store_from_ptr`,
+/// whose bytes the adapter copies into every ArrayBuffer made from it, an
+/// ArrayBuffer made from this store (`ArrayBuffer::with_backing_store`)
+/// points at `data` itself: writes on either side are seen by the other.
+/// The store is reference counted across the ArrayBuffers and `SharedRef`s
+/// made from it; `deleter` runs once, when the last is gone, on the thread
+/// that drops it (the isolate's thread when the GC frees the last buffer).
+///
+/// # Safety
+/// `data` must stay valid for `byte_length` bytes until `deleter` runs, and
+/// nothing else may free it.
+pub unsafe fn new_aliased_backing_store(
+  data: *mut c_void,
+  byte_length: usize,
+  deleter: BackingStoreDeleterCallback,
+  deleter_data: *mut c_void,
+) -> crate::UniqueRef<BackingStore> {
+  let inner =
+    BsInner::boxed(data, byte_length, false, deleter, deleter_data, false);
+  unsafe {
+    (*inner).aliased = true;
+    crate::UniqueRef::from_raw(inner as *mut BackingStore)
+  }
 }
 
 #[unsafe(no_mangle)]

@@ -6,7 +6,7 @@
 //! implementations land incrementally, same pattern as the JSC backend).
 
 mod allocator;
-mod arraybuffer;
+pub(crate) mod arraybuffer;
 mod cli_extra;
 mod core;
 mod exception;

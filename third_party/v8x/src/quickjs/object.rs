@@ -855,33 +855,14 @@ pub extern "C" fn v8__Object__HasOwnProperty(
   if want == 0 {
     return MaybeBool::Nothing;
   }
-  let mut tab: *mut JSPropertyEnum = ptr::null_mut();
-  let mut len: u32 = 0;
-  let rc = unsafe {
-    JS_GetOwnPropertyNames(
-      ctx,
-      &mut tab,
-      &mut len,
-      jsval_of(this),
-      JS_GPN_STRING_MASK | JS_GPN_SYMBOL_MASK,
-    )
-  };
+  // Tandem patch: ask for the one property instead of listing them all
+  // (a typed array of a million elements listed a million keys).
+  let rc = unsafe { JS_GetOwnProperty(ctx, ptr::null_mut(), jsval_of(this), want) };
+  unsafe { JS_FreeAtom(ctx, want) };
   if rc < 0 {
-    unsafe { JS_FreeAtom(ctx, want) };
     return MaybeBool::Nothing;
   }
-  let mut found = false;
-  unsafe {
-    for i in 0..len as usize {
-      if (*tab.add(i)).atom == want {
-        found = true;
-        break;
-      }
-    }
-    JS_FreePropertyEnum(ctx, tab, len);
-    JS_FreeAtom(ctx, want);
-  }
-  just_bool(found)
+  just_bool(rc > 0)
 }
 
 unsafe fn atom_to_path_segment(
