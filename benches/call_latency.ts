@@ -53,7 +53,9 @@ function measure(name: string, call: () => unknown) {
 
 const overhead = clockOverhead();
 console.log(`calls per case: ${iterations}, timed in batches of ${BATCH}; clock overhead subtracted: ${(overhead * 1000).toFixed(3)} us per batch`);
-const noArgument = measure("no-argument call", () => noop());
+// The proxy itself is the function timed (an arrow around it would add a
+// JS call, about 0.05 us on QuickJS, to the figure).
+const noArgument = measure("no-argument call", noop);
 // The same call under a time limit (withTimeout): one timer entry per call.
 const limitedNoop = withTimeout(noop, 60);
 measure("no-argument, withTimeout", () => limitedNoop());

@@ -8,6 +8,7 @@ import {
   op_py_await,
   op_py_batch_call,
   op_py_call,
+  op_py_call_short,
   op_py_delattr,
   op_py_dir,
   op_py_getattr,
@@ -322,16 +323,18 @@ function holding(fn, id, batched = false) {
 }
 
 function makeFunction(id) {
-  return holding(function (...args) {
+  return holding(function (arg) {
     // No argument, or one that is neither a Promise nor Kwargs: straight to
-    // the op. On the QuickJS interpreter one JS call less took a
-    // no-argument call from about 0.66 to 0.55 us (docs/benchmarks.md).
-    if (args.length === 0 || (args.length === 1 && !(args[0] instanceof Promise) && !(args[0] instanceof Kwargs))) {
-      const result = op_py_call(id, args, undefined, -1);
+    // the op that takes the argument itself. On the QuickJS interpreter one
+    // JS call less took a no-argument call from about 0.66 to 0.55 us
+    // (docs/benchmarks.md).
+    const count = arguments.length;
+    if (count === 0 || (count === 1 && !(arg instanceof Promise) && !(arg instanceof Kwargs))) {
+      const result = op_py_call_short(id, arg, count);
       if (result === ERROR) raise();
       return result;
     }
-    return call(id, args);
+    return call(id, Array.prototype.slice.call(arguments));
   }, id);
 }
 

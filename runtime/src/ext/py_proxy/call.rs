@@ -1,5 +1,5 @@
-//! `op_py_call`: calling a Python callable with JS arguments, timed into
-//! the per-function metrics.
+//! `op_py_call` and `op_py_call_short`: calling a Python callable with JS
+//! arguments, timed into the per-function metrics.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -34,10 +34,7 @@ pub(super) fn op_py_call<'s>(
             let arg = args.get_index(scope, i).unwrap_or_else(|| v8::undefined(scope).into());
             match to_py.convert(scope, arg) {
                 Ok(v) => items.push(v),
-                Err(e) => {
-                    let root = format!("argument {i} of {}()", callable_name(&callable));
-                    return bridge.fail(scope, PendingError::Conversion(e.describe(&root)));
-                }
+                Err(e) => return argument_error(scope, bridge, &callable, i, e),
             }
         }
         let kwargs = if kwargs.is_object() {
@@ -51,30 +48,79 @@ pub(super) fn op_py_call<'s>(
         } else {
             None
         };
-        let args = match PyTuple::new(py, items) {
-            Ok(t) => t,
-            Err(e) => return bridge.fail(scope, PendingError::Python(e)),
-        };
-        let metrics = call_metrics(bridge, id, &callable);
-        let started = std::time::Instant::now();
-        let seconds = limit;
-        let limit = time_limit(bridge, seconds);
-        let armed = limit.map(|after| Limit::start(&bridge.thread, after));
-        let mut result = callable.call(args, kwargs.as_ref());
-        if let (Some(armed), Some(after)) = (armed, limit) {
-            if armed.end(py) {
-                result = result.map_err(|err| past_limit(py, err, &callable_name(&callable), after));
+        invoke(scope, bridge, id, &callable, items, kwargs, limit)
+    })
+}
+
+/// `callable()` (`count` 0) or `callable(arg)` (`count` 1), under the
+/// runtime's default limit: the glue's path for the common call, which
+/// skips building and reading an arguments Array.
+#[op2(reentrant)]
+pub(super) fn op_py_call_short<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    #[smi] id: u32,
+    arg: v8::Local<'s, v8::Value>,
+    #[smi] count: u32,
+) -> v8::Local<'s, v8::Value> {
+    with_handle(scope, id, |py, scope, bridge, callable| {
+        let mut items = Vec::new();
+        if count > 0 {
+            match ToPy::new(py, bridge).convert(scope, arg) {
+                Ok(v) => items.push(v),
+                Err(e) => return argument_error(scope, bridge, &callable, 0, e),
             }
         }
-        metrics.duration.observe(started.elapsed().as_secs_f64());
-        metrics.calls.inc();
-        if result.is_err() {
-            metrics.errors.inc();
-        }
-        // A coroutine the call returns is awaited under the call's limit.
-        let converter = ToJs::new(bridge).awaited_under(seconds);
-        convert_result(scope, bridge, converter, result, || format!("return value of {}()", callable_name(&callable)))
+        invoke(scope, bridge, id, &callable, items, None, -1.0)
     })
+}
+
+fn argument_error<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    bridge: &Bridge,
+    callable: &Bound<'_, PyAny>,
+    index: u32,
+    e: crate::python::convert::ConvertError,
+) -> v8::Local<'s, v8::Value> {
+    let root = format!("argument {index} of {}()", callable_name(callable));
+    bridge.fail(scope, PendingError::Conversion(e.describe(&root)))
+}
+
+/// Calls `callable` with converted arguments under its time limit, counts
+/// it in the per-function metrics and converts the result.
+fn invoke<'s, 'py>(
+    scope: &mut v8::PinScope<'s, '_>,
+    bridge: &Bridge,
+    id: u32,
+    callable: &Bound<'py, PyAny>,
+    mut items: Vec<Bound<'py, PyAny>>,
+    kwargs: Option<Bound<'py, PyDict>>,
+    seconds: f64,
+) -> v8::Local<'s, v8::Value> {
+    let py = callable.py();
+    let metrics = call_metrics(bridge, id, callable);
+    let started = std::time::Instant::now();
+    let limit = time_limit(bridge, seconds);
+    let armed = limit.map(|after| Limit::start(&bridge.thread, after));
+    // Without keyword arguments, zero or one argument take CPython's
+    // vectorcall path, which needs no argument tuple.
+    let mut result = match (items.len(), &kwargs) {
+        (0, None) => callable.call0(),
+        (1, None) => callable.call1((items.pop().expect("one argument"),)),
+        _ => PyTuple::new(py, items).and_then(|args| callable.call(args, kwargs.as_ref())),
+    };
+    if let (Some(armed), Some(after)) = (armed, limit) {
+        if armed.end(py) {
+            result = result.map_err(|err| past_limit(py, err, &callable_name(callable), after));
+        }
+    }
+    metrics.duration.observe(started.elapsed().as_secs_f64());
+    metrics.calls.inc();
+    if result.is_err() {
+        metrics.errors.inc();
+    }
+    // A coroutine the call returns is awaited under the call's limit.
+    let converter = ToJs::new(bridge).awaited_under(seconds);
+    convert_result(scope, bridge, converter, result, || format!("return value of {}()", callable_name(callable)))
 }
 
 /// The limit a call runs under: its own (`withTimeout` in tandem:python),

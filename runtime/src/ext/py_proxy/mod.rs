@@ -27,7 +27,7 @@ use crate::python::convert::ToJs;
 use crate::python::js_function;
 
 use attributes::*;
-use call::op_py_call;
+use call::{op_py_call, op_py_call_short};
 use deferred::{op_py_await, op_py_batch_call};
 use error::op_py_take_error;
 use iterate::{op_py_iter, op_py_next, op_py_stream};
@@ -39,6 +39,7 @@ deno_core::extension!(
     ops = [
         op_py_init,
         op_py_call,
+        op_py_call_short,
         op_py_getattr,
         op_py_setattr,
         op_py_delattr,
