@@ -211,7 +211,7 @@ impl App {
         };
         let cancel_on_drop = CancelOnDrop(Some(future));
         feed_body(exchange, body);
-        let response = match answer::within(deadline, head_rx, id).await {
+        match answer::within(deadline, head_rx, id).await {
             Ok(Ok(head)) => {
                 cancel_on_drop.disarm();
                 let mut response = Response::new(Body::fallible(body_rx));
@@ -225,8 +225,7 @@ impl App {
             Ok(Err(message)) => failed(id, message),
             // Past the deadline the app's task is cancelled (CancelOnDrop).
             Err(response) => response,
-        };
-        response
+        }
     }
 
     fn scope<'py>(

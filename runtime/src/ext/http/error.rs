@@ -33,10 +33,11 @@ pub(crate) enum HttpError {
     #[class(range)]
     #[error("invalid HTTP status {0}: use 100-999")]
     Status(u32),
-    /// What a WSGI app mounted in the router could not do.
+    /// What a Python app mounted in the router (`wsgi()`, `asgi()`) could
+    /// not do.
     #[class(type)]
     #[error("{0}")]
-    WsgiUsage(String),
+    MountUsage(String),
     #[class(generic)]
     #[error("{0}")]
     Wsgi(String),

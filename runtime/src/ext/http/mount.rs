@@ -85,11 +85,10 @@ pub(super) fn op_http_wsgi_mount(
 ) -> Result<u32, HttpError> {
     let hint = "wsgi(app): app must be a Python WSGI application (e.g. `import { app } from \"./app.py\"` for a \
                 Flask app named app)";
-    let (callable, settings) = python_app(scope, app, "wsgi(app)", hint)?;
-    let app = Python::attach(|py| App::new(py, callable, &settings.facts, settings.threads))
-        .map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
-    let state = deno_core::JsRuntime::op_state_from(scope);
-    Ok(add_mount(&state, Mounted::Wsgi(Arc::new(app)), prefix))
+    mount(scope, app, prefix, "wsgi(app)", hint, |py, callable, settings| {
+        let app = App::new(py, callable, &settings.facts, settings.threads).map_err(|e| e.to_string())?;
+        Ok(Mounted::Wsgi(Arc::new(app)))
+    })
 }
 
 /// Prepares `app` (a Python ASGI 3 callable) to serve under `prefix`, runs
@@ -103,14 +102,29 @@ pub(super) fn op_http_asgi_mount(
 ) -> Result<u32, HttpError> {
     let hint = "asgi(app): app must be a Python ASGI application (e.g. `import { app } from \"./api.py\"` for a \
                 FastAPI app named app)";
-    let (callable, settings) = python_app(scope, app, "asgi(app)", hint)?;
-    let app = Python::attach(|py| crate::asgi::App::new(py, callable, settings.facts.clone()))
-        .map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
-    // Its startup runs now, on the first request to it: blocking this
-    // isolate until the app is ready, as a server's start would.
-    app.startup(std::time::Duration::from_secs(60)).map_err(|e| HttpError::WsgiUsage(e.to_string()))?;
+    mount(scope, app, prefix, "asgi(app)", hint, |py, callable, settings| {
+        let app = crate::asgi::App::new(py, callable, settings.facts.clone()).map_err(|e| e.to_string())?;
+        // Its startup runs now, on the first request to it: blocking this
+        // isolate until the app is ready, as a server's start would.
+        py.detach(|| app.startup(std::time::Duration::from_secs(60))).map_err(|e| e.to_string())?;
+        Ok(Mounted::Asgi(Arc::new(app)))
+    })
+}
+
+/// Checks `app` is a Python callable, makes it a [`Mounted`] app with
+/// `make`, and adds it under `prefix`; returns the index JS calls it by.
+fn mount(
+    scope: &mut v8::PinScope<'_, '_>,
+    app: v8::Local<'_, v8::Value>,
+    prefix: String,
+    what: &str,
+    hint: &str,
+    make: impl FnOnce(Python<'_>, Py<PyAny>, &MountSettings) -> Result<Mounted, String>,
+) -> Result<u32, HttpError> {
+    let (callable, settings) = python_app(scope, app, what, hint)?;
+    let mounted = Python::attach(|py| make(py, callable, &settings)).map_err(HttpError::MountUsage)?;
     let state = deno_core::JsRuntime::op_state_from(scope);
-    Ok(add_mount(&state, Mounted::Asgi(Arc::new(app)), prefix))
+    Ok(add_mount(&state, mounted, prefix))
 }
 
 /// The Python callable JS passed as `app`, and the server's settings.
@@ -124,9 +138,9 @@ fn python_app(
     let state = deno_core::JsRuntime::op_state_from(scope);
     let settings = state.borrow().try_borrow::<MountSettings>().cloned().unwrap_or_default();
     let callable = Python::attach(|py| {
-        let object = ToPy::new(py, &bridge).convert(scope, app).map_err(|e| HttpError::WsgiUsage(e.describe(what)))?;
+        let object = ToPy::new(py, &bridge).convert(scope, app).map_err(|e| HttpError::MountUsage(e.describe(what)))?;
         if !object.is_callable() {
-            return Err(HttpError::WsgiUsage(hint.into()));
+            return Err(HttpError::MountUsage(hint.into()));
         }
         Ok(object.unbind())
     })?;
@@ -247,9 +261,9 @@ fn take_request(state: &OpState, id: u32) -> Result<(Parts, Source, SocketAddr, 
 }
 
 fn parts_of(Head(method, url, headers): Head) -> Result<Parts, HttpError> {
-    let bad = |e: http::Error| HttpError::WsgiUsage(format!("wsgi(): cannot pass this request on: {e}"));
+    let bad = |e: http::Error| HttpError::MountUsage(format!("wsgi(): cannot pass this request on: {e}"));
     let url = deno_core::url::Url::parse(&url)
-        .map_err(|e| HttpError::WsgiUsage(format!("wsgi(): bad request URL {url:?}: {e}")))?;
+        .map_err(|e| HttpError::MountUsage(format!("wsgi(): bad request URL {url:?}: {e}")))?;
     let mut target = url.path().to_string();
     if let Some(query) = url.query() {
         target.push('?');
