@@ -60,7 +60,15 @@ USER 10001
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     TANDEM_HOST=0.0.0.0 \
-    PORT=3000
+    PORT=3000 \
+    XDG_CACHE_HOME=/app/.cache
+# One start at build time fills the compile caches (the engine's bytecode of
+# the runtime's own JavaScript, the helper package's Python code) that later
+# starts read: about half of a start otherwise, and a read-only root file
+# system (deploy/kubernetes) could not keep them.
+RUN echo 'console.log("caches filled")' > /tmp/warm.js \
+ && tandem run /tmp/warm.js \
+ && rm /tmp/warm.js
 EXPOSE 3000
 # SIGTERM starts the graceful drain (--shutdown-timeout, 30 s by default).
 STOPSIGNAL SIGTERM

@@ -87,7 +87,9 @@ fn the_executable_runs_the_app_from_elsewhere_with_run_flags_and_script_args() {
     assert_eq!(body["meaning"], "a bicycle for two", "the Python module read its data file");
     assert_eq!(body["args"], serde_json::json!(["one", "two"]));
     assert_eq!(get(port, "/ready").status, 200);
-    let cache = app.parent().unwrap().join("cache");
+    // Unpacked under apps/ of the cache root (python/ beside it holds
+    // the helper package's compiled code).
+    let cache = app.parent().unwrap().join("cache").join("apps");
     let unpacked = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path().join("app");
     assert!(unpacked.join("data/words.txt").is_file() && unpacked.join("lib/util.ts").is_file());
     assert!(!unpacked.join("NOTES.md").exists(), "only sources and what --include lists are carried");

@@ -2,8 +2,8 @@
 //! builds the Dockerfile with podman (a Debian base made with mmdebstrap,
 //! the binary cargo built; see the script for why), then the image serves
 //! the ML example: ready, answering /api/sentiment, as a non-root user,
-//! and stopping with exit status 0 on SIGTERM. podman, runc and mmdebstrap
-//! come from scripts/setup.sh.
+//! with its compile caches filled, and stopping with exit status 0 on
+//! SIGTERM. podman, runc and mmdebstrap come from scripts/setup.sh.
 
 mod support;
 
@@ -75,6 +75,11 @@ fn the_image_builds_serves_the_example_as_non_root_and_stops_on_sigterm() {
 
     let user = podman(&["exec", &container.0, "id", "-u"]);
     assert_eq!(String::from_utf8_lossy(&user.stdout).trim(), "10001", "{}", text(&user));
+    // The compile caches were filled when the image was built.
+    for cache in ["/app/.cache/v8x/quickjs-bytecode", "/app/.cache/tandem/python"] {
+        let listed = podman(&["exec", &container.0, "ls", cache]);
+        assert!(listed.status.success() && !listed.stdout.is_empty(), "{cache} in the image: {}", text(&listed));
+    }
 
     let stopped = podman(&["stop", "--time", "10", &container.0]);
     assert!(stopped.status.success(), "{}", text(&stopped));

@@ -6,7 +6,8 @@ ROUNDS times each (default 5), median and range. Memory: the resident set
 WARMUP requests (default 500), median of ROUNDS.
 
 Cases:
-- hello world: `tandem run`, Deno (`deno serve`), Node's http module;
+- hello world: `tandem run` (and with its compile caches off, as on a
+  machine's first start), Deno (`deno serve`), Node's http module;
 - Flask: `tandem run --wsgi`, gunicorn (sync), granian (WSGI);
 - the ML example's sentiment route: `tandem run examples/ml-api/server.ts`
   (one process, one isolate; and two isolates, for the cost of one more),
@@ -48,6 +49,12 @@ def url(port, path="/"):
 # name -> (commands: [(argv, env)], request: (path, body or None))
 HELLO = {
     "tandem run": ([[TANDEM, "run", "--port", str(PORT), "--workers", "1", "benches/http/hello_tandem.ts"]], ("/", None)),
+    # The first start on a machine: no compiled code from earlier runs
+    # (the engine's bytecode cache and Tandem's Python code cache).
+    "tandem run, caches off": (
+        [["env", "V82JSC_NO_BC_CACHE=1", "TANDEM_NO_CODE_CACHE=1", TANDEM, "run", "--port", str(PORT), "--workers", "1", "benches/http/hello_tandem.ts"]],
+        ("/", None),
+    ),
     "deno serve": ([[DENO, "serve", "--allow-net", "--host", "127.0.0.1", "--port", str(PORT), "benches/http/hello_deno.ts"]], ("/", None)),
     "node http": ([["node", "benches/http/hello_node.mjs"]], ("/", None)),
 }

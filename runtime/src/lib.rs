@@ -29,9 +29,10 @@
 //   runtime:   runtime, module_loader, module_host
 //   extension: ext (deno_core ops and their JavaScript)
 //   Python:    python (the value bridge), wsgi (PEP 3333 machinery)
-//   utilities: exchange, metrics, permissions, spin, transpile, error
+//   utilities: cache, exchange, metrics, permissions, spin, transpile, error
 mod apps;
 mod asgi;
+pub mod cache;
 mod error;
 mod exchange;
 mod ext;

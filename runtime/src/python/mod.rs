@@ -7,6 +7,7 @@
 
 pub(crate) mod batch;
 pub(crate) mod bridge;
+pub(crate) mod code_cache;
 pub(crate) mod convert;
 pub(crate) mod declarations;
 pub(crate) mod detached;
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyModule};
+use pyo3::types::PyList;
 
 pub(crate) use import::{import_package, import_specifier, load_app, module_exports, reload_files};
 
@@ -79,7 +80,7 @@ fn add_virtualenv(py: Python<'_>) -> PyResult<()> {
 }
 
 fn install_helper(py: Python<'_>) -> PyResult<()> {
-    let module = helper_module(py, HELPER_INIT, c"<tandem>/tandem/__init__.py", c"tandem")?;
+    let module = code_cache::module_from_source(py, HELPER_INIT, c"<tandem>/tandem/__init__.py", c"tandem")?;
     module.add_class::<batch::Batcher>()?;
     remote::register(&module)?;
     model_metrics::register(&module)?;
@@ -92,16 +93,6 @@ fn install_helper(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// Runs one embedded source file of the helper package as module `name`.
-fn helper_module<'py>(
-    py: Python<'py>,
-    source: &str,
-    file: &std::ffi::CStr,
-    name: &std::ffi::CStr,
-) -> PyResult<Bound<'py, PyModule>> {
-    let source = std::ffi::CString::new(source).expect("helper source has no NUL");
-    PyModule::from_code(py, &source, file, name)
-}
 
 /// Puts `dir` first on `sys.path` (absolute), unless it is already there.
 pub(crate) fn add_sys_path(py: Python<'_>, dir: &Path) -> PyResult<()> {

@@ -217,17 +217,10 @@ fn unpack(archive: &[u8]) -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((folder, PathBuf::from(entry.trim_end())))
 }
 
-/// `$TANDEM_CACHE_DIR`, else `$XDG_CACHE_HOME/tandem/apps`, else
-/// `~/.cache/tandem/apps`, else the temporary folder's.
+/// Unpacked apps live in `apps/` under the runtime's cache root
+/// ([`tandem::cache::cache_root`]).
 fn cache_root() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("TANDEM_CACHE_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    Ok(base.join("tandem").join("apps"))
+    Ok(tandem::cache::cache_root().join("apps"))
 }
 
 #[cfg(test)]

@@ -2692,25 +2692,40 @@ pub extern "C" fn v8__Script__Compile(
         Some(n) => n.as_ptr(),
         None => c"<anonymous>".as_ptr(),
       };
-      let compiled = JS_Eval(
-        ctx,
-        compile_ptr,
-        compile_len,
-        url_ptr,
-        global_eval_flags() | JS_EVAL_FLAG_COMPILE_ONLY,
-      );
-      if compiled.tag == JS_TAG_EXCEPTION {
-        JS_FreeCString(ctx, cstr);
-        stamp_syntax_error_location(ctx, name.as_ref());
-        return ptr::null();
+      let compile_bytes =
+        std::slice::from_raw_parts(compile_ptr as *const u8, compile_len);
+      // Tandem patch: bytecode that `Script::Run` stored for this source in
+      // an earlier run means it parsed without error, so the check is
+      // skipped (it parsed deno_core's bootstrap scripts in every process).
+      // The key is the one `v8__Script__Run` computes.
+      let resource = match name.as_ref() {
+        Some(n) if !n.as_bytes().is_empty() => n.as_bytes(),
+        _ => b"<eval>".as_slice(),
+      };
+      let known_good = std::str::from_utf8(compile_bytes).is_ok()
+        && super::module::bc_exists(super::module::script_bc_key(
+          global_eval_flags() as u64,
+          compile_bytes,
+          resource,
+        ));
+      if !known_good {
+        let compiled = JS_Eval(
+          ctx,
+          compile_ptr,
+          compile_len,
+          url_ptr,
+          global_eval_flags() | JS_EVAL_FLAG_COMPILE_ONLY,
+        );
+        if compiled.tag == JS_TAG_EXCEPTION {
+          JS_FreeCString(ctx, cstr);
+          stamp_syntax_error_location(ctx, name.as_ref());
+          return ptr::null();
+        }
+        note_compilation_cache_miss();
+        JS_FreeValue(ctx, compiled);
       }
       note_compiled_bytecode(current_iso(), compile_len);
-      note_compilation_cache_miss();
-      let script_source = new_script_value(
-        ctx,
-        std::slice::from_raw_parts(compile_ptr as *const u8, compile_len),
-      );
-      JS_FreeValue(ctx, compiled);
+      let script_source = new_script_value(ctx, compile_bytes);
       JS_FreeCString(ctx, cstr);
       if script_source.tag == JS_TAG_EXCEPTION {
         return ptr::null();

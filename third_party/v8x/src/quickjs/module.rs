@@ -407,6 +407,12 @@ fn embedded_bc() -> &'static HashMap<u64, &'static [u8]> {
   })
 }
 
+/// Whether bytecode is cached under `key`, without reading it.
+pub(crate) fn bc_exists(key: u64) -> bool {
+  embedded_bc().contains_key(&key)
+    || bc_path(key).is_some_and(|p| p.metadata().is_ok_and(|m| m.len() > 0))
+}
+
 pub(crate) fn bc_load(key: u64) -> Option<Vec<u8>> {
   if let Some(&bytes) = embedded_bc().get(&key) {
     return Some(bytes.to_vec());
@@ -434,6 +440,48 @@ fn bc_store(key: u64, bytes: &[u8]) {
       let _ = std::fs::rename(&tmp, &p);
     }
   }
+}
+
+/// Evaluates global code (`source`, NUL-terminated, `len` bytes before the
+/// NUL) through the bytecode cache: bytecode compiled by an earlier run is
+/// read instead of parsing, and a fresh compile is stored for the next.
+/// Tandem patch: deno_core's lazily loaded extension scripts
+/// (`CompileFunction`) and the Temporal polyfill were parsed from source in
+/// every process, half of a `tandem run` start.
+pub(crate) unsafe fn eval_global_cached(
+  ctx: *mut JSContext,
+  source: &[u8],
+  len: usize,
+  filename: &std::ffi::CStr,
+) -> JSValue {
+  let key = script_bc_key(
+    JS_EVAL_TYPE_GLOBAL as u64 | 0x4000_0000,
+    &source[..len],
+    filename.to_bytes(),
+  );
+  if let Some(bytes) = bc_load(key) {
+    let function = read_cached_bytecode(ctx, &bytes);
+    if function.tag != JS_TAG_EXCEPTION {
+      return unsafe { JS_EvalFunction(ctx, function) };
+    }
+    // A stale or corrupt entry: drop the error and compile.
+    let exception = unsafe { JS_GetException(ctx) };
+    unsafe { JS_FreeValue(ctx, exception) };
+  }
+  let function = unsafe {
+    JS_Eval(
+      ctx,
+      source.as_ptr() as *const std::os::raw::c_char,
+      len,
+      filename.as_ptr(),
+      JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_COMPILE_ONLY,
+    )
+  };
+  if function.tag == JS_TAG_EXCEPTION {
+    return function;
+  }
+  unsafe { bc_write(ctx, key, function) };
+  unsafe { JS_EvalFunction(ctx, function) }
 }
 
 pub(crate) unsafe fn bc_write(ctx: *mut JSContext, key: u64, obj: JSValue) {
@@ -4103,15 +4151,8 @@ pub extern "C" fn v8__ScriptCompiler__CompileFunction(
     name.clone()
   })
   .unwrap_or_else(|_| CString::new("<function>").unwrap());
-  let compiled = unsafe {
-    JS_Eval(
-      ctx,
-      source_buffer.as_ptr() as *const std::os::raw::c_char,
-      len,
-      name_c.as_ptr(),
-      JS_EVAL_TYPE_GLOBAL,
-    )
-  };
+  let compiled =
+    unsafe { eval_global_cached(ctx, &source_buffer, len, &name_c) };
   if compiled.tag == JS_TAG_EXCEPTION {
     return ptr::null();
   }
